@@ -1,0 +1,8 @@
+"""Fixtures for the whole suite live in ``tests/fixtures/``, one module per real part that tests
+start (the development PKI and its TSA/OCSP server, the SeaweedFS S3 server, the SQL databases)."""
+
+pytest_plugins = [
+    "tests.fixtures.pki",
+    "tests.fixtures.s3",
+    "tests.fixtures.db",
+]
