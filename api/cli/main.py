@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import typer
 
+from api.cli import cms as cms_cli
+from api.cli import demo as demo_cli
+from api.cli import edxml as edxml_cli
+from api.cli import node as node_cli
 from api.cli import pki
+from api.cli import sign as sign_cli
+from api.cli import verify as verify_cli
 
 app = typer.Typer(
     name="edoc",
@@ -20,6 +26,12 @@ app = typer.Typer(
 )
 
 app.add_typer(pki.app, name="pki")
+app.add_typer(node_cli.app, name="node")
+app.command("demo")(demo_cli.demo)
+app.command("verify")(verify_cli.verify)
+app.command("sign")(sign_cli.sign)
+app.add_typer(cms_cli.app, name="cms")
+app.add_typer(edxml_cli.app, name="edxml")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,86 @@
+"""``edoc pki``: create and serve the development PKI (root, sub-CA, signers, TSA, OCSP, CRL).
+
+Thin wrapper over :mod:`signing.devpki`; it only parses options and prints. Errors are shown in
+Vietnamese with the English text in parentheses, and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from signing import devpki
+
+app = typer.Typer(
+    help="PKI phát triển: CA gốc, CA cấp dưới, chứng thư cán bộ, con dấu, TSA, OCSP, CRL "
+    "(development PKI; never trusted in production).",
+    no_args_is_help=True,
+)
+
+_DIR = typer.Option(Path("certs-dev"), "--dir", help="Thư mục PKI (PKI directory).")
+
+
+def _fail(exc: devpki.DevPkiError) -> None:
+    typer.echo(f"Lỗi: {exc.message_vi}\n  ({exc.message_en})", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("init")
+def init(
+    directory: Path = _DIR,
+    port: int = typer.Option(8765, help="Cổng của TSA/OCSP/CRL ghi vào chứng thư "
+                                        "(port baked into the certificates)."),
+    host: str = typer.Option("127.0.0.1", help="Địa chỉ dịch vụ (service host)."),
+    force: bool = typer.Option(False, "--force", help="Tạo lại, xóa khóa cũ "
+                                                      "(recreate, deleting old keys)."),
+    config: Path | None = typer.Option(None, help="Tệp cấu hình cơ quan/cán bộ (TOML); mặc định "
+                                                  "DIR/pki.toml hoặc mẫu có sẵn."),
+    as_json: bool = typer.Option(False, "--json", help="In manifest.json (print the manifest)."),
+) -> None:
+    """Tạo PKI phát triển trong DIR (create the development PKI in DIR)."""
+    try:
+        manifest = devpki.create(directory, port=port, host=host, force=force, config=config)
+    except devpki.DevPkiError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"PKI phát triển / development PKI: {manifest.directory}")
+    for column in ("id", "role", "agency", "name", "cert valid until"):
+        table.add_column(column)
+    for e in manifest.entities:
+        table.add_row(e.id, e.role, e.agency_code or "", e.name,
+                      e.not_after.date().isoformat() if e.not_after else "")
+    Console().print(table)
+    typer.echo(f"root: {manifest.root}\nTSA: {manifest.tsa_url}\nOCSP: {manifest.ocsp_url}\n"
+               f"CRL: {manifest.crl_url}\nmanifest: {manifest.directory / 'manifest.json'}\n"
+               f"Tiếp theo / next: edoc pki serve --dir {directory}")
+
+
+@app.command("serve")
+def serve(
+    directory: Path = _DIR,
+    host: str | None = typer.Option(None, help="Mặc định theo manifest (default from manifest)."),
+    port: int | None = typer.Option(None, help="Mặc định theo manifest (default from manifest)."),
+) -> None:
+    """Chạy TSA (RFC 3161), OCSP và CRL qua HTTP (serve TSA, OCSP and CRLs; Ctrl-C stops)."""
+    try:
+        manifest = devpki.Manifest.load(directory)
+        server = devpki.make_server(directory, host, port, quiet=False)
+    except devpki.DevPkiError as exc:
+        _fail(exc)
+        return
+    address = f"http://{server.server_address[0]}:{server.server_address[1]}"
+    typer.echo(f"edoc dev PKI on {address}: TSA {manifest.tsa_url}, OCSP {manifest.ocsp_url}, "
+               f"CRL {manifest.crl_url} (Ctrl-C để dừng / to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

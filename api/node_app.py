@@ -1,0 +1,143 @@
+"""The HTTP face of an exchange node: FastAPI app, mutual TLS, and the outbox worker's lifetime.
+
+Peers are authenticated twice: uvicorn requires a client certificate chaining to the node CA
+(``ssl_cert_reqs=CERT_REQUIRED``), and the app maps that certificate's fingerprint to a declared
+peer. uvicorn does not hand the client certificate to the app, so ``PeerCertProtocol`` copies it
+into the per-connection request state (``request.state.peer_cert``).
+
+Routes:
+- ``POST /exchange/v1/packages`` — peers deliver edXML packages; the answer is a signed receipt.
+- ``GET  /exchange/v1/health`` — who we are.
+- ``/admin/v1/...`` — for the node's own operators (client certificate = the node's own): issue a
+  signed document, send a clerk's status, tracking, queues, operator retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from exchange_axis.config import NodeConfig
+from exchange_axis.errors import ExchangeError
+from exchange_axis.node import Node
+from exchange_axis.transport import (
+    PACKAGE_PATH,
+    fingerprint,
+    uvicorn_tls_kwargs,
+)
+
+
+class PeerCertProtocol(H11Protocol):
+    """h11 protocol that exposes the TLS client certificate (DER) as ``request.state.peer_cert``."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        # app_state is copied into every request's scope["state"]; give this connection its own.
+        self.app_state = {**self.app_state, "peer_cert": der}
+
+
+def _peer_fp(request: Request) -> str:
+    der = getattr(request.state, "peer_cert", None)
+    if not der:
+        raise HTTPException(401, "client certificate required / cần chứng thư máy khách")
+    return fingerprint(der)
+
+
+def create_app(node: Node) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await node.start()
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    app = FastAPI(title=f"edoc node {node.cfg.name}", lifespan=lifespan)
+
+    @app.exception_handler(ExchangeError)
+    async def _bad_request(_request: Request, exc: ExchangeError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "message_vi": exc.message_vi,
+                             "message_en": exc.message_en}, status_code=400)
+
+    def operator(request: Request) -> None:
+        if _peer_fp(request) != node.own_fingerprint:
+            raise HTTPException(403, "operator endpoints need the node's own certificate / "
+                                     "chỉ dành cho người vận hành nút")
+
+    @app.post(PACKAGE_PATH)
+    async def receive(request: Request) -> Response:
+        fp = _peer_fp(request)
+        body = await request.body()
+        status, answer = await asyncio.to_thread(node.receive, body, fp)
+        return Response(answer, status_code=status, media_type="application/json")
+
+    @app.get("/exchange/v1/health")
+    async def health() -> dict[str, Any]:
+        return {"node": node.cfg.name, "hosted": len(node.hosted)}
+
+    @app.post("/admin/v1/issue")
+    async def issue(request: Request) -> dict[str, Any]:
+        operator(request)
+        body = await request.body()
+        return await asyncio.to_thread(node.issue_request, json.loads(body))
+
+    @app.post("/admin/v1/number")
+    async def number(request: Request) -> dict[str, Any]:
+        operator(request)
+        body = json.loads(await request.body())
+        return await asyncio.to_thread(node.allocate_number, **body)
+
+    @app.post("/admin/v1/status")
+    async def status(request: Request) -> dict[str, Any]:
+        operator(request)
+        body = json.loads(await request.body())
+        return await asyncio.to_thread(node.clerk_status, **body)
+
+    @app.get("/admin/v1/tracking")
+    async def tracking(request: Request, document_id: str) -> dict[str, Any]:
+        operator(request)
+        return await asyncio.to_thread(node.tracking_report, document_id)
+
+    @app.get("/admin/v1/packages")
+    async def packages(request: Request, document_id: str) -> list[dict[str, Any]]:
+        operator(request)
+        return await asyncio.to_thread(node.state.packages_of, document_id)
+
+    @app.get("/admin/v1/inbox")
+    async def inbox(request: Request) -> list[dict[str, Any]]:
+        operator(request)
+        return await asyncio.to_thread(node.inbox_report)
+
+    @app.get("/admin/v1/queue")
+    async def queue(request: Request) -> dict[str, Any]:
+        operator(request)
+        return await asyncio.to_thread(node.queue_report)
+
+    @app.post("/admin/v1/retry")
+    async def retry(request: Request) -> dict[str, Any]:
+        operator(request)
+        body = json.loads(await request.body() or b"{}")
+        return await asyncio.to_thread(node.retry_failed, body.get("id"))
+
+    return app
+
+
+def serve(cfg: NodeConfig) -> None:
+    """Run a node until SIGINT/SIGTERM (blocking)."""
+    node = Node(cfg)
+    config = uvicorn.Config(
+        create_app(node), host=cfg.host, port=cfg.port, http=PeerCertProtocol,
+        log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=2,
+        **uvicorn_tls_kwargs(cfg.tls),
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,262 @@
+"""node.toml: what a node hosts, whom it talks to, where it keeps things.
+
+A node is configured by one TOML file so that an operator can read, diff and version it. Relative
+paths resolve against the file's directory, so a config directory can be moved as a whole.
+
+Example::
+
+    name = "province"
+    listen = "127.0.0.1:8443"
+    database_url = "sqlite:///province.sqlite"
+    store_url = "objects"
+
+    [tls]
+    cert = "certs/node-province.pem"
+    key = "certs/node-province.key"
+    ca = "certs/sub-ca.pem"          # client CA and peer trust anchor
+
+    [[agencies]]
+    code = "000.00.00.H41"
+    name = "Ủy ban nhân dân tỉnh Nghệ An"
+
+    [generated_communes]             # a hub hosting many communes with generated codes
+    count = 3321
+    province = "H41"
+
+    [[peers]]
+    name = "hub"
+    url = "https://127.0.0.1:9443"
+    fingerprint = "ab12…"            # SHA-256 of the peer's DER certificate
+    subject = "CN=node-hub"          # optional: checked too when given
+
+    [[routes]]
+    pattern = "000.*.00.H41"         # fnmatch on the normalised agency code
+    peer = "hub"
+
+    upstream = "province"            # default route up the hierarchy
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from exchange_axis.errors import ConfigError
+
+
+class TlsFiles(BaseModel):
+    """The node's own certificate and key (PEM) and the CA bundle peers must chain to."""
+
+    cert: Path
+    key: Path
+    ca: Path
+    key_password: str | None = None
+
+
+class HostedAgency(BaseModel):
+    code: str
+    name: str = ""
+
+
+class GeneratedCommunes(BaseModel):
+    """A commune hub hosting ``count`` communes of one province with generated codes.
+
+    Real deployments list their agencies; demos and benches need thousands without a file of
+    thousands of lines."""
+
+    count: int = Field(ge=0, le=9999)
+    province: str = "H41"
+    first_group: int = Field(default=50, ge=1, le=99)
+    start: int = Field(default=0, ge=0)
+
+
+class Peer(BaseModel):
+    """Another node, known by its certificate: the fingerprint is what authenticates it."""
+
+    name: str
+    url: str = ""
+    fingerprint: str
+    subject: str | None = None
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _normalise_fp(cls, value: str) -> str:
+        return value.replace(":", "").strip().lower()
+
+
+class Route(BaseModel):
+    pattern: str
+    peer: str
+
+
+class WorkerSettings(BaseModel):
+    """Back-off of the outbox worker. Short values are for tests of an offline hub."""
+
+    base_delay: float = 1.0
+    max_delay: float = 300.0
+    max_attempts: int = 12
+    poll_interval: float = 0.2
+    concurrency: int = 8
+    batch: int = 64
+
+
+class NationalAxis(BaseModel):
+    url: str
+    system_id: str
+    secret: str
+
+
+class NodeConfig(BaseModel):
+    name: str
+    listen: str = "127.0.0.1:0"
+    database_url: str
+    store_url: str
+    tls: TlsFiles
+    agencies: list[HostedAgency] = []
+    generated_communes: GeneratedCommunes | None = None
+    peers: list[Peer] = []
+    routes: list[Route] = []
+    upstream: str | None = None
+    national: NationalAxis | None = None
+    trust_dirs: list[Path] = []
+    development: bool = True
+    revocation: str = "online"
+    max_package_age_days: int = 30
+    worker: WorkerSettings = WorkerSettings()
+    #: Test hook: crash (os._exit) at a named point, e.g. "after_receiver_commit".
+    crash_at: str | None = None
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    def hosted(self) -> dict[str, str]:
+        """Every agency code this node hosts → its name."""
+        found = {a.code: a.name for a in self.agencies}
+        if self.generated_communes:
+            for code, name in generated_communes(self.generated_communes):
+                found[code] = name
+        return found
+
+    def peer(self, name: str) -> Peer:
+        for p in self.peers:
+            if p.name == name:
+                return p
+        raise ConfigError(
+            f"Không có nút ngang hàng tên '{name}' trong cấu hình",
+            f"no peer named '{name}' in the node configuration",
+        )
+
+
+def generated_communes(spec: GeneratedCommunes) -> list[tuple[str, str]]:
+    """Codes ``000.ZZ.YY.<province>`` for communes numbered from ``spec.start``.
+
+    ZZ runs 01..99 inside each group YY starting at ``first_group``, so 3,321 communes take 34
+    groups and never collide with the legacy district codes used by the demo (YY < 50)."""
+    out = []
+    for i in range(spec.start, spec.start + spec.count):
+        group, unit = divmod(i, 99)
+        code = f"000.{unit + 1:02d}.{spec.first_group + group:02d}.{spec.province}"
+        out.append((code, f"UBND xã số {i + 1}"))
+    return out
+
+
+def _resolve(base: Path, value: Path) -> Path:
+    return value if value.is_absolute() else (base / value).resolve()
+
+
+def load(path: Path | str) -> NodeConfig:
+    """Read and check node.toml; relative paths are taken from the file's directory."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"Không tìm thấy tệp cấu hình {path}", f"configuration file {path} not found"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"Tệp cấu hình {path} sai cú pháp TOML: {exc}", f"{path} is not valid TOML: {exc}"
+        ) from exc
+    try:
+        cfg = NodeConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"Cấu hình {path} không hợp lệ: {exc}", f"invalid configuration {path}: {exc}"
+        ) from exc
+    base = path.parent.resolve()
+    cfg.tls.cert = _resolve(base, cfg.tls.cert)
+    cfg.tls.key = _resolve(base, cfg.tls.key)
+    cfg.tls.ca = _resolve(base, cfg.tls.ca)
+    cfg.trust_dirs = [_resolve(base, p) for p in cfg.trust_dirs]
+    if cfg.database_url.startswith("sqlite:///") and not cfg.database_url.startswith("sqlite:////"):
+        rel = cfg.database_url[len("sqlite:///"):]
+        cfg.database_url = f"sqlite:///{_resolve(base, Path(rel))}"
+    if "://" not in cfg.store_url:
+        cfg.store_url = str(_resolve(base, Path(cfg.store_url)))
+    names = {p.name for p in cfg.peers}
+    for route in cfg.routes:
+        if route.peer not in names:
+            raise ConfigError(
+                f"Tuyến '{route.pattern}' trỏ tới nút '{route.peer}' chưa khai báo "
+                "trong [[peers]]",
+                f"route '{route.pattern}' points to undeclared peer '{route.peer}'",
+            )
+    if cfg.upstream and cfg.upstream not in names:
+        raise ConfigError(
+            f"upstream '{cfg.upstream}' không khai báo trong [[peers]]",
+            f"upstream '{cfg.upstream}' is not a declared peer",
+        )
+    return cfg
+
+
+def dump(cfg: NodeConfig) -> str:
+    """Write a config back as TOML (used by the demo and tests to lay out nodes)."""
+    lines = [f"name = {_q(cfg.name)}", f"listen = {_q(cfg.listen)}",
+             f"database_url = {_q(cfg.database_url)}", f"store_url = {_q(cfg.store_url)}",
+             f"development = {str(cfg.development).lower()}",
+             f"revocation = {_q(cfg.revocation)}",
+             f"max_package_age_days = {cfg.max_package_age_days}"]
+    if cfg.upstream:
+        lines.append(f"upstream = {_q(cfg.upstream)}")
+    if cfg.crash_at:
+        lines.append(f"crash_at = {_q(cfg.crash_at)}")
+    if cfg.trust_dirs:
+        lines.append("trust_dirs = [" + ", ".join(_q(str(p)) for p in cfg.trust_dirs) + "]")
+    lines += ["", "[tls]", f"cert = {_q(str(cfg.tls.cert))}", f"key = {_q(str(cfg.tls.key))}",
+              f"ca = {_q(str(cfg.tls.ca))}"]
+    if cfg.tls.key_password:
+        lines.append(f"key_password = {_q(cfg.tls.key_password)}")
+    w = cfg.worker
+    lines += ["", "[worker]", f"base_delay = {w.base_delay}", f"max_delay = {w.max_delay}",
+              f"max_attempts = {w.max_attempts}", f"poll_interval = {w.poll_interval}",
+              f"concurrency = {w.concurrency}", f"batch = {w.batch}"]
+    if cfg.generated_communes:
+        g = cfg.generated_communes
+        lines += ["", "[generated_communes]", f"count = {g.count}", f"province = {_q(g.province)}",
+                  f"first_group = {g.first_group}", f"start = {g.start}"]
+    if cfg.national:
+        n = cfg.national
+        lines += ["", "[national]", f"url = {_q(n.url)}", f"system_id = {_q(n.system_id)}",
+                  f"secret = {_q(n.secret)}"]
+    for a in cfg.agencies:
+        lines += ["", "[[agencies]]", f"code = {_q(a.code)}", f"name = {_q(a.name)}"]
+    for p in cfg.peers:
+        lines += ["", "[[peers]]", f"name = {_q(p.name)}", f"url = {_q(p.url)}",
+                  f"fingerprint = {_q(p.fingerprint)}"]
+        if p.subject:
+            lines.append(f"subject = {_q(p.subject)}")
+    for r in cfg.routes:
+        lines += ["", "[[routes]]", f"pattern = {_q(r.pattern)}", f"peer = {_q(r.peer)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _q(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

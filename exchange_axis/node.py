@@ -1,0 +1,232 @@
+"""A node: the parts of the exchange axis composed around one configuration.
+
+The node hosts agencies, owns one database, one object store, one routing table, one verifier
+cache, one receipt signer and one outbox worker. The HTTP layer (``api.node_app``) calls
+``receive`` for peers and the operator methods for the node's own staff; everything here is
+synchronous (run in threads) except the worker's start/stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import os
+from dataclasses import replace
+from typing import Any
+
+from edoc.agency import normalise
+from edoc.document import (
+    VIETNAM,
+    Attachment,
+    Business,
+    BusinessType,
+    Document,
+    DocumentCode,
+    DocumentPackage,
+    DocumentType,
+    Organization,
+    Priority,
+    ResponseFor,
+    SignerInfo,
+    TraceHeader,
+)
+from edoc.edxml import build
+from edoc.status import StatusCode, StatusMessage
+from exchange_axis.config import NodeConfig, Peer
+from exchange_axis.errors import ExchangeError, RoutingError
+from exchange_axis.outbox import OutboxWorker
+from exchange_axis.receipts import ReceiptSigner
+from exchange_axis.receiver import Receiver
+from exchange_axis.routing import LOCAL, RoutingTable
+from exchange_axis.state import NodeState, Transfer
+from exchange_axis.transport import cert_fingerprint_file
+from exchange_axis.verification import Verifier
+
+#: The pseudo-peer a node uses to deliver to agencies it hosts itself.
+SELF_PEER = LOCAL
+
+
+def _trust(cfg: NodeConfig) -> Any:
+    if not cfg.trust_dirs:
+        return None
+    from signing.trust import TrustStore  # noqa: PLC0415
+
+    return TrustStore.from_dirs(cfg.trust_dirs, development=cfg.development)
+
+
+class Node:
+    def __init__(self, cfg: NodeConfig) -> None:
+        from storage.objects import open_store  # noqa: PLC0415
+
+        self.cfg = cfg
+        self.hosted = cfg.hosted()
+        self.organ_id = cfg.agencies[0].code if cfg.agencies else next(iter(self.hosted), "")
+        self.routing = RoutingTable.from_config(cfg)
+        self.own_fingerprint = cert_fingerprint_file(cfg.tls.cert)
+        self._by_fp: dict[str, Peer] = {}
+        for peer in cfg.peers:
+            self._by_fp.setdefault(peer.fingerprint, peer)
+        self.store = open_store(cfg.store_url)
+        self.state = NodeState(cfg.database_url, node_name=cfg.name, hosted=self.hosted)
+        self.verifier = Verifier(trust=_trust(cfg), revocation=cfg.revocation)
+        self.receipt_signer = ReceiptSigner(cfg.tls.cert, cfg.tls.key, cfg.tls.key_password)
+        self.receiver = Receiver(self)
+        self.worker = OutboxWorker(self, now=self.now)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifetime ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.worker.start()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+
+    def after_commit(self) -> None:
+        """New outbox rows are committed: wake the worker now rather than at its next poll."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.worker.wake)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(VIETNAM)
+
+    def crash_point(self, name: str) -> None:
+        """Crash-injection hook for tests: die like kill -9 at a named point."""
+        if self.cfg.crash_at == name:
+            os._exit(137)
+
+    def peer_by_fingerprint(self, fp: str) -> Peer | None:
+        if fp == self.own_fingerprint:
+            return Peer(name=SELF_PEER, fingerprint=fp)
+        return self._by_fp.get(fp)
+
+    # -- peers ---------------------------------------------------------------------------------
+    def receive(self, body: bytes, peer_fp: str) -> tuple[int, bytes]:
+        return self.receiver.handle(body, peer_fp)
+
+    # -- issuing -------------------------------------------------------------------------------
+    def issue(self, document: Document, files: list[Attachment]) -> dict[str, Any]:
+        """Issue a signed document: store the originals, then commit the document's state and one
+        outbox row per next hop in one transaction. Returns the document id and the plan."""
+        sender = normalise(document.sender.organ_id)
+        if sender not in self.hosted:
+            raise RoutingError(f"Cơ quan gửi {sender} không thuộc nút này",
+                               f"sender {sender} is not hosted at this node")
+        if document.document_id is None:
+            document = replace(document, document_id=document.make_document_id())
+        codes = [normalise(r.organ_id) for r in document.recipients]
+        plan = self.routing.plan(codes)
+        if plan.unroutable:
+            raise RoutingError(
+                f"Không có đường tới: {', '.join(plan.unroutable)}",
+                f"no route to: {', '.join(plan.unroutable)}")
+        keys = {hashlib.sha256(f.data).hexdigest(): self.store.put(f.data) for f in files}
+        package = DocumentPackage(document=document, business=Business(BusinessType.NEW),
+                                  traces=[TraceHeader(sender, self.now())], attachments=files)
+        transfers = []
+        for hop, hop_codes in plan.hops.items():
+            wanted = set(hop_codes)
+            doc = replace(document, recipients=[r for r in document.recipients
+                                                if normalise(r.organ_id) in wanted])
+            data = build(replace(package, document=doc))
+            transfers.append(Transfer(hop, hop_codes, data, hashlib.sha256(data).hexdigest(),
+                                      int(document.priority or 0), "document"))
+        self.state.record_issue(document, keys, transfers, self.now(),
+                                files=[(f.name, hashlib.sha256(f.data).hexdigest(), len(f.data))
+                                       for f in files])
+        self.crash_point("sender_after_commit")
+        self.after_commit()
+        return {"document_id": document.document_id, "hops": {t.next_hop: len(t.recipients)
+                                                             for t in transfers},
+                "files": keys}
+
+    def issue_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The operator API's form of ``issue``: JSON metadata and base64 files."""
+        return self.issue(document_from_json(body["document"]),
+                          [Attachment(name=f["name"], data=base64.b64decode(f["data"]))
+                           for f in body["files"]])
+
+    def allocate_number(self, agency: str, notation: str, subject: str | None = None
+                        ) -> dict[str, Any]:
+        """The clerk numbers a signed draft before sealing it (sổ văn bản đi)."""
+        agency = normalise(agency)
+        if agency not in self.hosted:
+            raise RoutingError(f"Cơ quan {agency} không thuộc nút này",
+                               f"agency {agency} is not hosted at this node")
+        number = self.state.allocate_number(agency, notation, self.now(), subject)
+        return {"number": number, "notation": notation, "code": f"{number}/{notation}"}
+
+    # -- clerks' statuses --------------------------------------------------------------------
+    def clerk_status(self, document_id: str, recipients: list[str] | str, code: str,
+                     reason: str | None = None, staff: str | None = None) -> dict[str, Any]:
+        """A clerk of hosted recipients answers a received document (03, 02, 04, 05, 06, 15,
+        16): the status is recorded and a status package queued towards the document's sender."""
+        status_code = StatusCode.parse(code)
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        received = self.state.received_document(document_id)
+        if received is None:
+            raise ExchangeError(f"Không có văn bản đến {document_id}",
+                                f"no received document {document_id}")
+        transfers = []
+        messages = []
+        for recipient in recipients:
+            recipient = normalise(recipient)
+            if recipient not in self.hosted:
+                raise RoutingError(f"{recipient} không thuộc nút này",
+                                   f"{recipient} is not hosted here")
+            msg = StatusMessage(
+                sender=Organization(recipient, self.hosted.get(recipient) or None),
+                response_for=ResponseFor(received.sender, received.code,
+                                         received.promulgation_date, document_id),
+                code=status_code, timestamp=self.now(),
+                description=reason or status_code.meaning_vi,
+                traces=[TraceHeader(recipient, self.now())])
+            if self.routing.next_hop(normalise(received.sender)) is None:
+                raise RoutingError(f"Không có đường tới {received.sender}",
+                                   f"no route to {received.sender}")
+            transfers.append(self.receiver.status_transfer(msg))
+            messages.append(msg)
+        self.state.record_clerk_statuses(document_id, messages, transfers, self.now())
+        self.after_commit()
+        return {"document_id": document_id, "code": status_code.value, "count": len(messages)}
+
+    # -- reports -------------------------------------------------------------------------------
+    def tracking_report(self, document_id: str) -> dict[str, Any]:
+        from exchange_axis.tracking import document_tracking  # noqa: PLC0415
+
+        return document_tracking(self.state, document_id)
+
+    def inbox_report(self) -> list[dict[str, Any]]:
+        return self.state.received_list()
+
+    def queue_report(self) -> dict[str, Any]:
+        return self.state.queue_report()
+
+    def retry_failed(self, row_id: int | None = None) -> dict[str, Any]:
+        count = self.state.retry_failed(row_id, self.now())
+        self.after_commit()
+        return {"requeued": count}
+
+
+def document_from_json(data: dict[str, Any]) -> Document:
+    """Operator API / demo: the few fields an issuing clerk fills in, as JSON."""
+    def org(d: dict[str, Any]) -> Organization:
+        return Organization(d["organ_id"], d.get("name"))
+
+    return Document(
+        sender=org(data["sender"]),
+        recipients=[org(r) for r in data["recipients"]],
+        subject=data["subject"],
+        document_id=data.get("document_id"),
+        code=DocumentCode(*data["code"].split("/", 1)) if data.get("code") else None,
+        promulgation_place=data.get("place"),
+        promulgation_date=dt.date.fromisoformat(data["date"]) if data.get("date") else None,
+        document_type=DocumentType(int(data.get("type", 1)), name=data.get("type_name")),
+        signer=SignerInfo(data.get("competence"), data.get("position"), data.get("signer")),
+        due_date=dt.date.fromisoformat(data["due_date"]) if data.get("due_date") else None,
+        priority=Priority(int(data.get("priority", 0))),
+        to_places=data.get("to_places"),
+    )

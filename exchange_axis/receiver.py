@@ -1,0 +1,246 @@
+"""What a node does with an arriving package, before it answers.
+
+Order matters for crash safety and for "nothing stored" on refusal:
+1. the peer is known by its TLS certificate (else 403, nothing read further);
+2. a package already taken is answered with the FIRST receipt, byte for byte (idempotency on
+   sender, DocumentId and package hash), and nothing changes;
+3. the package is parsed by the edXML codec (hardened); too old a package is refused (replay);
+4. each distinct PDF is verified once (cached by hash); recipients are checked: hosted here,
+   routable onwards, or wrong;
+5. if anything is accepted: originals go to the object store first, then ONE transaction writes
+   the inbox row with the signed receipt, the document, incoming-register numbers, statuses 01,
+   and outbox rows for what travels on (relays, and statuses 01 back to a distant sender);
+6. the receipt answers the HTTP request. A crash before the commit loses nothing (the sender
+   retries); a crash after it is healed by step 2 on the sender's retry.
+
+Refusals (tampered file, invalid or untrusted signature, wrong recipient, stale replay) are answered
+with a signed receipt carrying status 02 and the reason, and store nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from edoc.agency import normalise
+from edoc.document import Attachment, DocumentPackage, Organization, TraceHeader
+from edoc.edxml import EdxmlError, build, parse
+from edoc.status import StatusCode, StatusMessage
+from exchange_axis.receipts import Receipt, RecipientOutcome
+from exchange_axis.routing import LOCAL
+from exchange_axis.state import Transfer
+from exchange_axis.verification import Verdict
+
+MAX_PACKAGE_BYTES = 256 * 1024 * 1024
+
+
+def error_body(code: str, message_vi: str, message_en: str) -> bytes:
+    return json.dumps({"error": code, "message_vi": message_vi, "message_en": message_en},
+                      ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class Arrival:
+    """Everything the single arrival transaction writes (see ``NodeState.record_arrival``)."""
+
+    sender: str
+    document_id: str
+    package_sha256: str
+    kind: str
+    received_at: datetime
+    package: bytes
+    parsed: DocumentPackage | StatusMessage
+    came_from: str
+    local: list[str] = field(default_factory=list)
+    outcomes: list[RecipientOutcome] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    file_keys: dict[str, str] = field(default_factory=dict)  # sha256 → object key
+    attachment_shas: list[tuple[Attachment, str]] = field(default_factory=list)
+    #: outbox rows to commit with the arrival: relays onwards and statuses back to the sender
+    forward: list[Transfer] = field(default_factory=list)
+
+
+class Receiver:
+    def __init__(self, node) -> None:
+        self.node = node
+        self._locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # -- entry point -------------------------------------------------------------------------
+    def handle(self, body: bytes, peer_fp: str) -> tuple[int, bytes]:
+        node = self.node
+        peer = node.peer_by_fingerprint(peer_fp)
+        if peer is None:
+            return 403, error_body(
+                "unknown_peer", "Chứng thư của nút gửi không có trong danh sách nút ngang hàng",
+                "the client certificate is not one of this node's declared peers")
+        if len(body) > MAX_PACKAGE_BYTES:
+            return 413, error_body("too_large", "Gói tin quá lớn", "package too large")
+        sha = hashlib.sha256(body).hexdigest()
+        try:
+            package = parse(body)
+        except EdxmlError as exc:
+            return 422, error_body("bad_edxml", exc.message_vi, exc.message_en)
+        if isinstance(package, DocumentPackage):
+            sender = normalise(package.document.sender.organ_id)
+            document_id = package.document.document_id or ""
+        else:
+            sender = normalise(package.sender.organ_id)
+            document_id = package.response_for.document_id or ""
+        key = (sender, document_id, sha)
+        first = node.state.inbox_receipt(*key)
+        if first is not None:
+            return 200, first
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            first = node.state.inbox_receipt(*key)
+            if first is not None:
+                return 200, first
+            arrival = Arrival(sender, document_id, sha, package.kind, node.now(), body, package,
+                              peer.name)
+            if isinstance(package, DocumentPackage):
+                self._document(arrival, package)
+            else:
+                self._status(arrival, package)
+            answer = self._answer(arrival)
+            node.crash_point("after_receiver_commit")
+            return 200, answer
+
+    # -- document packages -------------------------------------------------------------------
+    def _document(self, arrival: Arrival, package: DocumentPackage) -> None:
+        node = self.node
+        codes = [normalise(r.organ_id) for r in package.document.recipients]
+        stale = self._stale(package.traces)
+        if stale:
+            arrival.outcomes = [RecipientOutcome(c, "02", *stale) for c in codes]
+            return
+        pdfs = [a for a in package.attachments if a.media_type == "application/pdf"]
+        if not pdfs:
+            reason = ("Gói tin không có tệp văn bản PDF đã ký số",
+                      "the package carries no signed PDF document")
+            arrival.outcomes = [RecipientOutcome(c, "02", *reason) for c in codes]
+            return
+        for attachment in pdfs:
+            arrival.verdicts.append(node.verifier.check_pdf(attachment.data))
+        bad = [v for v in arrival.verdicts if not v.passed]
+        if bad:
+            v = bad[0]
+            reason = (f"Chữ ký số không hợp lệ ({v.indication}): {v.summary_vi}",
+                      f"invalid digital signature ({v.indication}): {v.summary_en}")
+            arrival.outcomes = [RecipientOutcome(c, "02", *reason) for c in codes]
+            return
+        plan = node.routing.plan(codes, came_from=arrival.came_from)
+        for code in plan.unroutable:
+            arrival.outcomes.append(RecipientOutcome(
+                code, "02", f"Sai nơi nhận: {code} không thuộc nút {node.cfg.name} và không "
+                "chuyển tiếp được", f"wrong recipient: {code} is neither hosted at node "
+                f"{node.cfg.name} nor routable from it"))
+        relayed = len(package.traces) > 1
+        for code in plan.local:
+            arrival.local.append(code)
+            arrival.outcomes.append(RecipientOutcome(code, "01"))
+        for hop, hop_codes in plan.remote().items():
+            forwarded = self.forward_package(package, hop_codes)
+            arrival.forward.append(Transfer(hop, hop_codes, forwarded,
+                                            hashlib.sha256(forwarded).hexdigest(),
+                                            int(package.document.priority or 0), "document"))
+            arrival.outcomes += [RecipientOutcome(c, "relayed") for c in hop_codes]
+        if not (plan.local or plan.remote()):
+            return
+        if relayed:  # the sender is not our neighbour: its 01/02 travel back as status packages
+            back = [self.status_for(package, c, StatusCode("01")) for c in plan.local]
+            back += [self.status_for(package, o.agency_code, StatusCode("02"), o.reason_vi)
+                     for o in arrival.outcomes if o.status == "02"]
+            arrival.forward += [t for t in map(self.status_transfer, back) if t is not None]
+        for attachment in package.attachments:
+            digest = hashlib.sha256(attachment.data).hexdigest()
+            arrival.attachment_shas.append((attachment, digest))
+            if digest not in arrival.file_keys:
+                arrival.file_keys[digest] = node.store.put(attachment.data)
+
+    def forward_package(self, package: DocumentPackage, codes: list[str]) -> bytes:
+        """The same package for the next hop: only the recipients behind it, one more trace."""
+        wanted = set(codes)
+        recipients = [r for r in package.document.recipients if normalise(r.organ_id) in wanted]
+        doc = replace(package.document, recipients=recipients)
+        trace = TraceHeader(self.node.organ_id, self.node.now())
+        return build(replace(package, document=doc, traces=[*package.traces, trace]))
+
+    def status_for(self, package: DocumentPackage, recipient: str, code: StatusCode,
+                   description: str | None = None) -> StatusMessage:
+        from edoc.document import ResponseFor  # noqa: PLC0415
+
+        doc = package.document
+        return StatusMessage(
+            sender=Organization(recipient, self.node.hosted.get(recipient) or None),
+            response_for=ResponseFor(doc.sender.organ_id, str(doc.code) if doc.code else None,
+                                     doc.promulgation_date, doc.document_id),
+            code=code, timestamp=self.node.now(), description=description or code.meaning_vi,
+            traces=[TraceHeader(recipient, self.node.now())])
+
+    def status_transfer(self, status: StatusMessage) -> Transfer | None:
+        """An outbox row carrying a status package towards the document's sender."""
+        target = normalise(status.response_for.organ_id)
+        hop = self.node.routing.next_hop(target)
+        if hop is None:
+            return None
+        data = build(status)
+        return Transfer(hop, [target], data, hashlib.sha256(data).hexdigest(), 2, "status")
+
+    def _stale(self, traces: list[TraceHeader]) -> tuple[str, str] | None:
+        if not traces:
+            return None
+        newest = max(t.timestamp for t in traces)
+        limit = timedelta(days=self.node.cfg.max_package_age_days)
+        if self.node.now() - newest > limit:
+            return (f"Gói tin quá cũ (gửi lúc {newest:%d/%m/%Y %H:%M}), có thể bị phát lại",
+                    f"package too old (sent {newest.isoformat()}), possibly replayed")
+        return None
+
+    # -- status packages ---------------------------------------------------------------------
+    def _status(self, arrival: Arrival, status: StatusMessage) -> None:
+        node = self.node
+        target = normalise(status.response_for.organ_id)
+        stale = self._stale(status.traces)
+        if stale:
+            arrival.outcomes = [RecipientOutcome(target, "02", *stale)]
+            return
+        hop = node.routing.next_hop(target)
+        if hop == LOCAL:
+            arrival.local = [target]
+            arrival.outcomes = [RecipientOutcome(target, "01")]
+        elif hop is not None and hop != arrival.came_from:
+            trace = TraceHeader(node.organ_id, node.now())
+            forwarded = build(replace(status, traces=[*status.traces, trace]))
+            arrival.forward.append(Transfer(hop, [target], forwarded,
+                                            hashlib.sha256(forwarded).hexdigest(), 2, "status"))
+            arrival.outcomes = [RecipientOutcome(target, "relayed")]
+        else:
+            arrival.outcomes = [RecipientOutcome(
+                target, "02", f"Không chuyển được trạng thái tới {target}",
+                f"cannot route the status to {target}")]
+
+    # -- answer ------------------------------------------------------------------------------
+    def _answer(self, arrival: Arrival) -> bytes:
+        """Sign the receipt; if anything was accepted, commit it with the receipt in one go."""
+        node = self.node
+        accepted = any(o.status != "02" for o in arrival.outcomes)
+
+        def seal(numbers: dict[str, int]) -> bytes:
+            for o in arrival.outcomes:
+                if o.agency_code in numbers:
+                    o.incoming_number = numbers[o.agency_code]
+            receipt = Receipt(node.cfg.name, arrival.sender, arrival.document_id,
+                              arrival.package_sha256, arrival.received_at, arrival.kind,
+                              arrival.outcomes, {v.sha256: v.indication for v in arrival.verdicts})
+            return node.receipt_signer.seal(receipt)
+
+        if not accepted:
+            return seal({})
+        answer = node.state.record_arrival(arrival, seal)
+        node.after_commit()
+        return answer

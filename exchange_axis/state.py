@@ -1,0 +1,474 @@
+"""The node's persistent state, on storage's models: every transaction of the exchange in one place.
+
+Each public method is ONE transaction, because each is one step the exchange must take atomically:
+- ``record_issue``: the outgoing document, its files, its deliveries (one per recipient, "queued")
+  and one outbox row per next hop;
+- ``record_arrival``: the inbox row (idempotency key + the first receipt), the incoming documents
+  (one per hosted recipient) with their files and arrival numbers, statuses 01, and outbox rows for
+  what travels on;
+- ``mark_delivered``: the outbox row, and the statuses the receipt reports for its recipients;
+- ``record_clerk_statuses``: the clerk's statuses and the outbox rows carrying them to the sender.
+The outbox claim is a lease (``claimed_by``/``claimed_at``) so a crashed worker's rows come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from edoc.agency import normalise
+from edoc.document import VIETNAM
+from edoc.document import Document as EdocDocument
+from edoc.status import StatusMessage
+from exchange_axis.tracking import DocumentTrack, StatusEvent, fold
+from storage.db import Database, upgrade
+from storage.db import models as m
+from storage.inbox import InboxRepository
+from storage.outbox import OutboxRepository
+from storage.registers import Registers
+
+LEASE = dt.timedelta(minutes=5)
+
+
+@dataclass
+class Transfer:
+    """An outbox row to be: one package for one next hop, carrying ``recipients``."""
+
+    next_hop: str
+    recipients: list[str]
+    package: bytes
+    package_sha256: str
+    priority: int
+    kind: str  # "document" | "status"
+
+
+@dataclass
+class OutboxItem:
+    id: int
+    next_hop: str
+    package: bytes
+    package_sha256: str
+    priority: int
+    attempts: int
+    kind: str
+    document_id: int | None
+
+
+@dataclass
+class ReceivedDoc:
+    sender: str
+    code: str | None
+    promulgation_date: dt.date | None
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class NodeState:
+    def __init__(self, url: str, *, node_name: str, hosted: dict[str, str] | None = None) -> None:
+        upgrade(url)
+        self.db = Database(url)
+        self.worker_id = f"{node_name}-{uuid.uuid4().hex[:8]}"
+        self._agency_ids: dict[str, int] = {}
+        if hosted:
+            self.ensure_agencies(hosted)
+
+    def session(self) -> Session:
+        return self.db.sessions()
+
+    # -- agencies ------------------------------------------------------------------------------
+    def ensure_agencies(self, agencies: dict[str, str]) -> None:
+        """Hosted agencies exist as rows (documents and registers belong to them)."""
+        with self.session() as s, s.begin():
+            have = dict(s.execute(select(m.Agency.code, m.Agency.id)).all())
+            missing = [{"code": c, "name": n or c} for c, n in agencies.items() if c not in have]
+            if missing:
+                s.execute(m.Agency.__table__.insert(), missing)
+                have = dict(s.execute(select(m.Agency.code, m.Agency.id)).all())
+        self._agency_ids.update(have)
+
+    def agency_id(self, s: Session, code: str, name: str | None = None) -> int:
+        if code in self._agency_ids:
+            return self._agency_ids[code]
+        found = s.execute(select(m.Agency.id).where(m.Agency.code == code)).scalar()
+        if found is None:
+            row = m.Agency(code=code, name=name or code)
+            s.add(row)
+            s.flush()
+            found = row.id
+        self._agency_ids[code] = found
+        return found
+
+    # -- issuing -------------------------------------------------------------------------------
+    def record_issue(self, document: EdocDocument, file_keys: dict[str, str],
+                     transfers: list[Transfer], now: dt.datetime,
+                     files: Iterable[tuple[str, str, int]] = ()) -> int:
+        """One transaction: outgoing document + files + deliveries + outbox rows."""
+        with self.session() as s, s.begin():
+            sender = normalise(document.sender.organ_id)
+            doc = m.Document(
+                agency_id=self.agency_id(s, sender, document.sender.name),
+                direction="outgoing", external_id=document.document_id,
+                number=document.code.number if document.code else None,
+                notation=document.code.notation if document.code else None,
+                doc_type=document.document_type.name if document.document_type else None,
+                subject=document.subject, issued_place=document.promulgation_place,
+                issued_at=now, signer_name=document.signer.full_name if document.signer else None,
+                signer_position=document.signer.position if document.signer else None,
+                priority=int(document.priority or 0),
+                due_date=(dt.datetime.combine(document.due_date, dt.time(23, 59), VIETNAM)
+                          if document.due_date else None),
+                state="issued",
+                meta={"recipients": {normalise(r.organ_id): r.name or ""
+                                     for r in document.recipients},
+                      "signed": True, "indications": {}},
+            )
+            s.add(doc)
+            s.flush()
+            for name, sha, size in files:
+                s.add(m.DocumentFile(document_id=doc.id, role="main", name=name, sha256=sha,
+                                     object_key=file_keys[sha], size=size,
+                                     content_type="application/pdf"))
+            s.execute(m.Delivery.__table__.insert(), [
+                {"document_id": doc.id, "recipient_code": normalise(r.organ_id),
+                 "state": "queued", "created_at": now, "updated_at": now}
+                for r in document.recipients])
+            self._enqueue(s, transfers, now, document_id=doc.id)
+            return doc.id
+
+    def _enqueue(self, s: Session, transfers: Iterable[Transfer], now: dt.datetime, *,
+                 document_id: int | None = None) -> None:
+        outbox = OutboxRepository(s)
+        for t in transfers:
+            outbox.enqueue(next_hop=t.next_hop, package_bytes=t.package, document_id=document_id,
+                           recipient_code=t.recipients[0] if len(t.recipients) == 1 else None,
+                           kind=t.kind, priority=t.priority, not_before=now)
+
+    def allocate_number(self, agency: str, notation: str, at: dt.datetime,
+                        subject: str | None = None) -> str:
+        """The next number of the agency's outgoing register (sổ văn bản đi), committed."""
+        with self.session() as s, s.begin():
+            entry = Registers(s).issue_outgoing(self.agency_id(s, agency), notation, at,
+                                                subject=subject)
+            return entry.number
+
+    # -- outbox --------------------------------------------------------------------------------
+    def release_claims(self) -> None:
+        """At start-up: rows this node was sending when it died go back to pending."""
+        with self.session() as s, s.begin():
+            s.execute(update(m.OutboxItem).where(m.OutboxItem.state == "sending")
+                      .values(state="pending", claimed_by=None, claimed_at=None))
+
+    def claim_due(self, now: dt.datetime, limit: int) -> list[OutboxItem]:
+        """Claim due rows, urgent first then oldest, under a lease (attempts counted here)."""
+        with self.session() as s, s.begin():
+            rows = OutboxRepository(s).claim_due(limit, now, self.worker_id, lease=LEASE)
+            return [OutboxItem(r.id, r.next_hop, r.package_bytes or b"", r.package_sha256,
+                               r.priority, r.attempts, r.kind, r.document_id) for r in rows]
+
+    def release(self, ids: list[int]) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(m.OutboxItem).where(m.OutboxItem.id.in_(ids))
+                      .values(state="pending", claimed_by=None, claimed_at=None))
+
+    def mark_retry(self, item: OutboxItem, error: str, until: dt.datetime) -> None:
+        """Back off this row, and every pending row for the same peer with it (the peer is down)."""
+        with self.session() as s, s.begin():
+            OutboxRepository(s).mark_retry(item.id, error[:2000], until, worker=self.worker_id)
+            s.execute(update(m.OutboxItem)
+                      .where(m.OutboxItem.state == "pending",
+                             m.OutboxItem.next_hop == item.next_hop,
+                             m.OutboxItem.next_attempt_at < until)
+                      .values(next_attempt_at=until))
+
+    def mark_failed(self, item: OutboxItem, error: str) -> None:
+        """Visible failure: the row stays ``failed`` (operator retry), its deliveries too."""
+        with self.session() as s, s.begin():
+            OutboxRepository(s).mark_failed(item.id, error[:2000], worker=self.worker_id)
+            if item.document_id is not None and item.kind == "document":
+                s.execute(update(m.Delivery)
+                          .where(m.Delivery.document_id == item.document_id,
+                                 m.Delivery.state == "queued")
+                          .values(state="failed"))
+
+    def wake_peer(self, peer: str, now: dt.datetime) -> None:
+        """The peer answered again: its waiting rows are due now (and drain by priority)."""
+        with self.session() as s, s.begin():
+            s.execute(update(m.OutboxItem)
+                      .where(m.OutboxItem.state == "pending", m.OutboxItem.next_hop == peer,
+                             m.OutboxItem.next_attempt_at > now)
+                      .values(next_attempt_at=now))
+
+    def mark_delivered(self, item: OutboxItem, answer: bytes, receipt: Any,
+                       now: dt.datetime) -> None:
+        """The row is done; what the receipt says about each recipient becomes its status."""
+        with self.session() as s, s.begin():
+            if not OutboxRepository(s).mark_delivered(item.id, worker=self.worker_id,
+                                                      receipt=answer, now=now):
+                return  # no longer ours (lease expired and another worker took it)
+            if item.kind != "document" or item.document_id is None:
+                return
+            doc = s.get(m.Document, item.document_id)
+            if doc is None or doc.direction != "outgoing":
+                return
+            indication = next(iter(receipt.verdicts.values()), None)
+            events = []
+            for o in receipt.recipients:
+                events.append({"document_id": doc.id, "external_document_id": doc.external_id,
+                               "agency_code": o.agency_code, "status_code": _code(o.status),
+                               "description": o.reason_vi or None,
+                               "staff": {"indication": indication, "via": receipt.node,
+                                         "incoming_number": o.incoming_number,
+                                         "status": o.status},
+                               "occurred_at": receipt.received_at, "recorded_at": now})
+            if events:
+                s.execute(m.StatusEvent.__table__.insert(), events)
+            self._update_deliveries(s, doc.id, {o.agency_code: o.status
+                                                for o in receipt.recipients}, now)
+
+    def _update_deliveries(self, s: Session, doc_id: int, codes: dict[str, str],
+                           now: dt.datetime) -> None:
+        by_code: dict[str, list[str]] = {}
+        for agency, code in codes.items():
+            by_code.setdefault(code, []).append(agency)
+        for code, agencies in by_code.items():
+            state = "relayed" if code == "relayed" else (
+                "rejected" if code == "02" else "delivered")
+            values: dict[str, Any] = {"state": state, "updated_at": now}
+            if code != "relayed":
+                values["last_status"] = code
+            for chunk in _chunks(agencies, 500):
+                s.execute(update(m.Delivery)
+                          .where(m.Delivery.document_id == doc_id,
+                                 m.Delivery.recipient_code.in_(chunk))
+                          .values(**values))
+
+    def retry_failed(self, row_id: int | None, now: dt.datetime) -> int:
+        """Operator retry: failed rows (one, or all) go back to the queue."""
+        with self.session() as s, s.begin():
+            outbox = OutboxRepository(s)
+            ids = [row_id] if row_id is not None else [
+                r.id for r in outbox.find(state="failed", limit=100000)]
+            count = sum(outbox.requeue(i, now=now) for i in ids)
+            s.execute(update(m.Delivery).where(m.Delivery.state == "failed")
+                      .values(state="queued"))
+            return count
+
+    def queue_report(self) -> dict[str, Any]:
+        with self.session() as s:
+            counts = OutboxRepository(s).counts()
+            failures = s.execute(
+                select(m.OutboxItem).where(m.OutboxItem.last_error.is_not(None),
+                                           m.OutboxItem.state != "delivered")
+                .order_by(m.OutboxItem.id.desc()).limit(20)).scalars().all()
+            inbox = s.execute(select(func.count()).select_from(m.InboxItem)).scalar()
+            return {"counts": counts, "inbox": inbox,
+                    "failures": [{"id": f.id, "next_hop": f.next_hop, "state": f.state,
+                                  "attempts": f.attempts, "error": f.last_error or "",
+                                  "next_attempt_at": f.next_attempt_at.isoformat()}
+                                 for f in failures]}
+
+    # -- arrivals ------------------------------------------------------------------------------
+    def inbox_receipt(self, sender: str, document_id: str, sha: str) -> bytes | None:
+        with self.session() as s:
+            item = InboxRepository(s).find(sender, document_id, sha)
+            return item.receipt if item is not None else None
+
+    def record_arrival(self, arrival: Any, seal: Callable[[dict[str, int]], bytes]) -> bytes:
+        """One transaction for everything an accepted arrival writes; returns the receipt.
+
+        A concurrent duplicate that got in first wins: its receipt is returned instead."""
+        with self.session() as s:
+            s.begin()
+            numbers: dict[str, int] = {}
+            first_doc: int | None = None
+            if arrival.kind == "document":
+                numbers, first_doc = self._incoming_documents(s, arrival)
+            else:
+                self._incoming_status(s, arrival)
+            answer = seal(numbers)
+            recorded = InboxRepository(s).record_once(
+                arrival.sender, arrival.document_id, arrival.package_sha256, answer,
+                local_document_id=first_doc, now=arrival.received_at)
+            if not recorded.created:  # a concurrent duplicate committed first: it wins
+                first = recorded.receipt
+                s.rollback()
+                return first or answer
+            self._enqueue(s, arrival.forward, arrival.received_at)
+            s.commit()
+            return answer
+
+    def _incoming_documents(self, s: Session, arrival: Any) -> tuple[dict[str, int], int | None]:
+        doc = arrival.parsed.document
+        at = arrival.received_at
+        files = [(a.name, sha, len(a.data)) for a, sha in arrival.attachment_shas]
+        report = {v.sha256: v for v in arrival.verdicts}
+        numbers: dict[str, int] = {}
+        first: int | None = None
+        registers = Registers(s)
+        for code in arrival.local:
+            agency_id = self.agency_id(s, code)
+            row = m.Document(
+                agency_id=agency_id, direction="incoming", external_id=doc.document_id,
+                number=doc.code.number if doc.code else None,
+                notation=doc.code.notation if doc.code else None,
+                doc_type=doc.document_type.name if doc.document_type else None,
+                subject=doc.subject, issued_place=doc.promulgation_place,
+                signer_name=doc.signer.full_name if doc.signer else None,
+                signer_position=doc.signer.position if doc.signer else None,
+                priority=int(doc.priority or 0), state="arrived",
+                due_date=(dt.datetime.combine(doc.due_date, dt.time(23, 59), VIETNAM)
+                          if doc.due_date else None),
+                meta={"sender": normalise(doc.sender.organ_id),
+                      "sender_name": doc.sender.name,
+                      "promulgation_date": (doc.promulgation_date.isoformat()
+                                            if doc.promulgation_date else None),
+                      "code": str(doc.code) if doc.code else None,
+                      "indications": {sha: v.indication for sha, v in report.items()}},
+            )
+            s.add(row)
+            s.flush()
+            first = first or row.id
+            for name, sha, size in files:
+                s.add(m.DocumentFile(document_id=row.id, role="main" if sha in report
+                                     else "attachment", name=name, sha256=sha,
+                                     object_key=arrival.file_keys[sha], size=size,
+                                     content_type="application/pdf" if sha in report
+                                     else "application/octet-stream"))
+            numbers[code] = registers.register_incoming(
+                agency_id, at, document_id=row.id, sender_code=normalise(doc.sender.organ_id),
+                sender_name=doc.sender.name, original_number=str(doc.code) if doc.code else None,
+                subject=doc.subject).seq
+            s.add(m.StatusEvent(document_id=row.id, external_document_id=doc.document_id,
+                                agency_code=code, status_code="01", description="Đã đến",
+                                occurred_at=at, recorded_at=at))
+        return numbers, first
+
+    def _incoming_status(self, s: Session, arrival: Any) -> None:
+        """A status about a document sent from here: record it for tracking."""
+        if not arrival.local:
+            return
+        msg: StatusMessage = arrival.parsed
+        doc = s.execute(select(m.Document).where(
+            m.Document.direction == "outgoing",
+            m.Document.external_id == msg.response_for.document_id)).scalars().first()
+        reporter = normalise(msg.sender.organ_id)
+        s.add(m.StatusEvent(document_id=doc.id if doc else None,
+                            external_document_id=msg.response_for.document_id,
+                            agency_code=reporter, status_code=msg.code.value,
+                            description=msg.description, occurred_at=msg.timestamp,
+                            recorded_at=arrival.received_at,
+                            staff={"status": msg.code.value}))
+        if doc is not None:
+            self._update_deliveries(s, doc.id, {reporter: msg.code.value}, arrival.received_at)
+
+    # -- clerks ----------------------------------------------------------------------------------
+    def received_document(self, external_id: str) -> ReceivedDoc | None:
+        with self.session() as s:
+            doc = s.execute(select(m.Document).where(
+                m.Document.direction == "incoming",
+                m.Document.external_id == external_id)).scalars().first()
+            if doc is None:
+                return None
+            pd = doc.meta.get("promulgation_date")
+            return ReceivedDoc(doc.meta["sender"], doc.meta.get("code"),
+                               dt.date.fromisoformat(pd) if pd else None)
+
+    def record_clerk_statuses(self, external_id: str, messages: list[StatusMessage],
+                              transfers: list[Transfer], now: dt.datetime) -> None:
+        with self.session() as s, s.begin():
+            docs = {self._code_of(s, d.agency_id): d for d in s.execute(select(m.Document).where(
+                m.Document.direction == "incoming",
+                m.Document.external_id == external_id)).scalars()}
+            events = []
+            for msg in messages:
+                code = normalise(msg.sender.organ_id)
+                doc = docs.get(code)
+                if doc is None:
+                    from exchange_axis.errors import ExchangeError  # noqa: PLC0415
+
+                    raise ExchangeError(f"{code} không nhận văn bản {external_id}",
+                                        f"{code} did not receive document {external_id}")
+                doc.state = {"03": "accepted", "02": "rejected", "04": "assigned",
+                             "05": "processing", "06": "done"}.get(msg.code.value, doc.state)
+                events.append({"document_id": doc.id, "external_document_id": external_id,
+                               "agency_code": code, "status_code": msg.code.value,
+                               "description": msg.description, "staff": {},
+                               "occurred_at": msg.timestamp, "recorded_at": now})
+            s.execute(m.StatusEvent.__table__.insert(), events)
+            self._enqueue(s, transfers, now)
+
+    def _code_of(self, s: Session, agency_id: int) -> str:
+        for code, aid in self._agency_ids.items():
+            if aid == agency_id:
+                return code
+        return s.get(m.Agency, agency_id).code
+
+    # -- reports ---------------------------------------------------------------------------------
+    def document_track(self, external_id: str) -> DocumentTrack:
+        with self.session() as s:
+            doc = s.execute(select(m.Document).where(
+                m.Document.direction == "outgoing",
+                m.Document.external_id == external_id)).scalars().first()
+            if doc is None:
+                from exchange_axis.errors import ExchangeError  # noqa: PLC0415
+
+                raise ExchangeError(f"Không có văn bản đi {external_id}",
+                                    f"no outgoing document {external_id}")
+            track = DocumentTrack(external_id, _aware(doc.issued_at or doc.created_at),
+                                  doc.due_date.astimezone(VIETNAM).date() if doc.due_date
+                                  else None, bool(doc.meta.get("signed")))
+            names = doc.meta.get("recipients", {})
+            events = [StatusEvent(code, "pending", track.sent_at) for code in names]
+            for e in s.execute(select(m.StatusEvent).where(m.StatusEvent.document_id == doc.id)
+                               .order_by(m.StatusEvent.id)).scalars():
+                staff = e.staff or {}
+                events.append(StatusEvent(e.agency_code, staff.get("status", e.status_code),
+                                          _aware(e.occurred_at), e.description,
+                                          staff.get("indication"),
+                                          staff.get("incoming_number")))
+            fold(track, events)
+            for code, r in track.recipients.items():
+                r.name = names.get(code, "")
+            return track
+
+    def packages_of(self, external_id: str) -> list[dict[str, Any]]:
+        """The edXML packages queued for an outgoing document (what went on the wire)."""
+        import base64  # noqa: PLC0415
+
+        with self.session() as s:
+            doc = s.execute(select(m.Document.id).where(
+                m.Document.direction == "outgoing",
+                m.Document.external_id == external_id)).scalar()
+            rows = s.execute(select(m.OutboxItem).where(m.OutboxItem.document_id == doc)
+                             .order_by(m.OutboxItem.id)).scalars().all()
+            return [{"id": r.id, "kind": r.kind, "next_hop": r.next_hop, "state": r.state,
+                     "package": base64.b64encode(r.package_bytes or b"").decode("ascii")}
+                    for r in rows]
+
+    def received_list(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.execute(select(m.Document, m.Agency.code).join(
+                m.Agency, m.Agency.id == m.Document.agency_id).where(
+                m.Document.direction == "incoming").order_by(m.Document.id)).all()
+            return [{"id": d.id, "agency_code": code, "document_id": d.external_id,
+                     "subject": d.subject, "state": d.state, "priority": d.priority,
+                     "indications": d.meta.get("indications", {}),
+                     "created_at": d.created_at.isoformat()} for d, code in rows]
+
+
+def _code(status: str) -> str:
+    """StatusEvent.status_code holds two characters; "relayed" is kept in ``staff``."""
+    return status if len(status) == 2 else "00"
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

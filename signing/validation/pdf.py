@@ -1,0 +1,458 @@
+"""verify_pdf: every signature of a PDF, judged, with the document's overall verdict.
+
+Facts come from two independent readings — the bytes (:mod:`structure`) and pyHanko's parser —
+and a file the parser cannot read is still reported signature by signature from the bytes. Any
+unexpected exception becomes a TOTAL_FAILED / FORMAT_FAILURE report carrying the reason: a
+validator that crashes on a hostile file is itself an attack surface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from collections import OrderedDict
+from datetime import datetime
+
+from asn1crypto import cms as asn1_cms
+from asn1crypto import x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from signing.trust import TrustStore
+from signing.validation import changes as changes_mod
+from signing.validation import revocation as revocation_mod
+from signing.validation import structure
+from signing.validation.cms import (
+    CmsFormatError,
+    SignerFacts,
+    check_signer,
+    hash_ranges,
+    load_signed_data,
+    new_hasher,
+)
+from signing.validation.judge import Options, fill_identity, judge
+from signing.validation.report import (
+    Decree30Check,
+    Facts,
+    Indication,
+    Level,
+    PdfReport,
+    SignatureReport,
+    SubIndication,
+    overall,
+)
+
+log = logging.getLogger(__name__)
+_PKCS7_SUBFILTERS = {"adbe.pkcs7.detached", "adbe.pkcs7.sha1"}
+_CACHE: OrderedDict[tuple, PdfReport] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 512
+# pyHanko logs a traceback for every suspicious file; our report says it once, in words.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def verify_pdf(
+    data: bytes,
+    *,
+    trust: TrustStore | None = None,
+    at: datetime | None = None,
+    revocation: str = "online",
+    timeout: float = revocation_mod.DEFAULT_TIMEOUT,
+    use_cache: bool = True,
+) -> PdfReport:
+    """Validate every signature in ``data``. Never raises for bad input: the report says why.
+
+    ``at`` validates as of that time (default: now). ``revocation`` is ``online`` (OCSP, then
+    CRL, then embedded data), ``offline`` (embedded DSS/adbe data only) or ``off``.
+    Reports are cached by content hash, trust configuration, moment and revocation freshness;
+    treat returned reports as read-only.
+    """
+    if revocation not in ("online", "offline", "off"):
+        raise ValueError("revocation must be online, offline or off")
+    trust = trust or TrustStore()
+    data = bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    key = (
+        digest, trust.fingerprint(), at.isoformat() if at else None, revocation,
+        revocation_bucket(), timeout,
+    )
+    if use_cache:
+        with _CACHE_LOCK:
+            hit = _CACHE.get(key)
+            if hit is not None:
+                _CACHE.move_to_end(key)
+                return hit
+    opts = Options(trust=trust, at=at, revocation=revocation, timeout=timeout)
+    try:
+        report = _verify(data, opts)
+    except Exception as exc:  # last line of defence: never crash on hostile input
+        log.debug("verification failed", exc_info=True)
+        report = _unreadable(f"unexpected error while validating: {type(exc).__name__}: {exc}")
+    report.sha256 = digest
+    report.size = len(data)
+    report.validation_time = opts.moment()
+    if use_cache:
+        with _CACHE_LOCK:
+            _CACHE[key] = report
+            if len(_CACHE) > _CACHE_MAX:
+                _CACHE.popitem(last=False)
+    return report
+
+
+def revocation_bucket() -> int:
+    return revocation_mod.freshness_bucket()
+
+
+def _unreadable(reason: str, signatures: list[SignatureReport] | None = None) -> PdfReport:
+    r = PdfReport(
+        indication=Indication.TOTAL_FAILED, sub_indication=SubIndication.FORMAT_FAILURE,
+        signatures=signatures or [], errors=[reason],
+    )
+    r.summary_vi = f"Không đọc được tài liệu: {reason}"
+    r.summary_en = f"The document could not be read: {reason}"
+    return r
+
+
+def _verify(data: bytes, opts: Options) -> PdfReport:
+    if not data:
+        return _unreadable("the file is empty (0 bytes)")
+    if not structure.looks_like_pdf(data):
+        return _unreadable("not a PDF file (no %PDF- header)")
+    raw = structure.scan(data)
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        if reader.encrypted:
+            result = reader.decrypt(b"")
+            if not getattr(result, "status", None) or result.status.name == "FAILED":
+                return _unreadable("the PDF is encrypted with a password; signatures cannot be read — "
+                                   "ask the sender for an unencrypted copy")
+        embedded = list(reader.embedded_signatures)
+    except Exception as exc:
+        reason = f"PDF structure unreadable: {type(exc).__name__}: {exc}"
+        if not raw:
+            return _unreadable(reason)
+        return _finish(_from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
+    if not embedded:
+        if raw:
+            reason = "signature dictionaries are present but not attached to any signature field"
+            return _finish(_from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
+        report = PdfReport(
+            indication=Indication.INDETERMINATE,
+            sub_indication=SubIndication.SIG_CONSTRAINTS_FAILURE,
+            signatures=[], errors=["the document has no signature"],
+        )
+        report.summary_vi = "Tài liệu không có chữ ký số."
+        report.summary_en = "The document carries no digital signature."
+        return report
+    return _finish(_from_reader(data, reader, embedded, raw, opts), data)
+
+
+def _finish(sigs: list[SignatureReport], data: bytes, extra_errors=()) -> PdfReport:
+    ind, sub = overall([(s.indication, s.sub_indication) for s in sigs])
+    report = PdfReport(indication=ind, sub_indication=sub, signatures=sigs,
+                       errors=list(extra_errors))
+    report.decree30 = decree30(sigs)
+    for s in sigs:
+        report.warnings.extend(f"{s.field}: {w}" for w in s.warnings)
+    n_ok = sum(1 for s in sigs if s.indication is Indication.TOTAL_PASSED)
+    verdict_vi = {
+        Indication.TOTAL_PASSED: "Tài liệu hợp lệ",
+        Indication.TOTAL_FAILED: "Tài liệu KHÔNG hợp lệ",
+        Indication.INDETERMINATE: "Chưa xác định được tính hợp lệ của tài liệu",
+    }[ind]
+    verdict_en = {
+        Indication.TOTAL_PASSED: "Document valid",
+        Indication.TOTAL_FAILED: "Document NOT valid",
+        Indication.INDETERMINATE: "Document validity could not be established",
+    }[ind]
+    report.summary_vi = f"{verdict_vi}: {n_ok}/{len(sigs)} chữ ký hợp lệ."
+    report.summary_en = f"{verdict_en}: {n_ok}/{len(sigs)} signatures valid."
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading through the parser
+
+
+def _dss(reader: PdfFileReader) -> tuple[list[x509.Certificate], list[bytes], list[bytes]]:
+    certs: list[x509.Certificate] = []
+    ocsps: list[bytes] = []
+    crls: list[bytes] = []
+    try:
+        if "/DSS" not in reader.root:
+            return certs, ocsps, crls
+        dss = reader.root["/DSS"]
+        for key, out in (("/Certs", None), ("/OCSPs", ocsps), ("/CRLs", crls)):
+            if key not in dss:
+                continue
+            for item in dss[key]:
+                blob = item.get_object().data if hasattr(item, "get_object") else item.data
+                if out is None:
+                    certs.append(x509.Certificate.load(blob))
+                else:
+                    out.append(blob)
+    except Exception as exc:
+        log.debug("unreadable DSS: %s", exc)
+    return certs, ocsps, crls
+
+
+def _signed_revision(reader: PdfFileReader, signed_end: int) -> int | None:
+    found = None
+    for rev in range(reader.xrefs.total_revisions):
+        try:
+            if reader.xrefs.get_xref_container_info(rev).end_location <= signed_end:
+                found = rev
+        except Exception:
+            continue
+    return found
+
+
+def _match_raw(raw: list[structure.RawSignature], br: list[int], contents: bytes):
+    best = None
+    for r in raw:
+        if r.byte_range == br and r.contents.rstrip(b"\x00") == contents.rstrip(b"\x00"):
+            if best is None or (r.contents_start == br[1] if len(br) > 1 else False):
+                best = r
+    return best
+
+
+def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureReport]:
+    dss_certs, dss_ocsps, dss_crls = _dss(reader)
+    total = reader.xrefs.total_revisions
+    reports: list[SignatureReport] = []
+    doc_ts_revisions: list[int] = []
+    for es in embedded:
+        try:
+            if es.sig_object_type == "/DocTimeStamp":
+                rev = _check_doc_timestamp(data, es, reader)
+                if rev is not None:
+                    doc_ts_revisions.append(rev)
+                continue
+        except Exception:
+            continue
+        reports.append(_one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps,
+                                   dss_crls))
+    for sig in reports:
+        if sig.level is Level.B_LT and any(
+            sig.revision is not None and r > sig.revision for r in doc_ts_revisions
+        ):
+            sig.level = Level.B_LTA
+    return reports
+
+
+def _check_doc_timestamp(data, es, reader) -> int | None:
+    """Revision covered by a valid document time-stamp (PAdES-LTA), or None if it is broken."""
+    br = [int(x) for x in es.byte_range]
+    sd = es.signed_data
+    tst = sd["encap_content_info"]["content"].parsed
+    imprint = tst["message_imprint"]
+    algo = imprint["hash_algorithm"]["algorithm"].native
+    if hash_ranges(data, [(br[0], br[1]), (br[2], br[3])], algo) != imprint["hashed_message"].native:
+        return None
+    return _signed_revision(reader, br[2] + br[3])
+
+
+def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls):
+    sig = SignatureReport(field=str(es.field_name), indication=Indication.INDETERMINATE,
+                          sub_indication=None, facts=Facts())
+    try:
+        br = [int(x) for x in es.byte_range]
+    except Exception:
+        br = []
+    sig.facts.byte_range = br
+    subfilter = es.sig_object.get("/SubFilter")
+    sig.facts.subfilter = str(subfilter)[1:] if subfilter else None
+    match = _match_raw(raw, br, es.pkcs7_content)
+    if match is None:
+        sig.facts.format_problems.append(
+            "the signature dictionary is not where its /ByteRange says (not found in the bytes)")
+    else:
+        sig.facts.format_problems.extend(structure.check_byte_range(data, match))
+    signed_end = br[2] + br[3] if len(br) == 4 else 0
+    ranges_ok = len(br) == 4 and 0 <= br[0] and br[0] + br[1] <= len(data) and signed_end <= len(data)
+    sr = _signed_revision(reader, signed_end) if ranges_ok else None
+    sig.revision = sr
+    sig.facts.coverage = _coverage(data, br, sig.facts.format_problems, sr)
+    facts = _cms_facts(es.signed_data, data, br, ranges_ok)
+    if facts.signing_time is None:  # PAdES puts the claimed time in /M, not in the CMS
+        try:
+            facts.signing_time = es.self_reported_timestamp
+        except Exception:
+            sig.facts.problems.append("unreadable /M (signing time) entry")
+    fill_identity(sig, facts)
+    sig_ref = es.sig_field.raw_get("/V")
+    sig_ref = getattr(sig_ref, "reference", None)
+    if sr is not None and sig_ref is not None:
+        intro = reader.xrefs.get_introducing_revision(sig_ref)
+        last = reader.xrefs.get_last_change(sig_ref)
+        if intro > sr:
+            sig.facts.changes.append(changes_mod.make_change(
+                "signature_dictionary_copied", [sig_ref.idnum], intro))
+        elif last > sr:
+            sig.facts.changes.append(changes_mod.make_change(
+                "signature_dictionary_edited", [sig_ref.idnum], last))
+        try:
+            docmdp = es.docmdp_level
+            level = int(docmdp.value) if docmdp is not None else None
+            found = changes_mod.analyse(reader, sr, {sig_ref}, docmdp=level)
+        except Exception as exc:
+            found = [changes_mod.make_change("unreadable_update", revision=sr + 1)]
+            sig.facts.problems.append(f"changes after signing could not be analysed: {exc}")
+        known = {c.kind for c in sig.facts.changes}
+        sig.facts.changes.extend(c for c in found if c.kind not in known)
+    elif ranges_ok and sr is None:
+        sig.facts.format_problems.append("the signed bytes do not contain a complete revision")
+    sig.level = _level(sig.facts.subfilter, facts, bool(dss_ocsps or dss_crls))
+    judge(sig, facts, opts, extra_certs=dss_certs, embedded_ocsp=dss_ocsps,
+          embedded_crls=dss_crls)
+    return sig
+
+
+def _coverage(data: bytes, br: list[int], problems: list[str], sr) -> str:
+    if problems or len(br) != 4:
+        return "unclear"
+    if br[2] + br[3] == len(data):
+        return "entire_file"
+    return "entire_revision" if sr is not None else "partial"
+
+
+def _cms_facts(sd: asn1_cms.SignedData, data: bytes, br: list[int], ranges_ok: bool) -> SignerFacts:
+    if not ranges_ok:
+        facts = SignerFacts()
+        facts.problems.append("ByteRange points outside the file: nothing to hash")
+        try:
+            from signing.validation.cms import certificates, find_signer_cert
+
+            si = sd["signer_infos"][0]
+            facts.certs = certificates(sd)
+            facts.signer_cert = find_signer_cert(si["sid"], facts.certs)
+        except Exception:
+            pass
+        return facts
+    ranges = [(br[i], br[i + 1]) for i in range(0, len(br) - 1, 2)]
+    cache: dict[str, bytes] = {}
+
+    def digest_of(algo: str) -> bytes:
+        if algo not in cache:
+            cache[algo] = hash_ranges(data, ranges, algo)
+        return cache[algo]
+
+    def content() -> bytes:
+        return b"".join(data[s : s + n] for s, n in ranges)
+
+    return check_signer(sd, sd["signer_infos"][0], digest_of, content_for_unsigned=content)
+
+
+def _level(subfilter: str | None, facts: SignerFacts, dss_revinfo: bool) -> Level:
+    ts_ok = facts.timestamp is not None and facts.timestamp.intact
+    if subfilter in _PKCS7_SUBFILTERS:
+        return Level.PKCS7_T if ts_ok else Level.PKCS7
+    if not ts_ok:
+        return Level.B_B
+    if dss_revinfo or facts.embedded_ocsp or facts.embedded_crls:
+        return Level.B_LT
+    return Level.B_T
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading from the bytes alone (the parser gave up)
+
+
+def _from_bytes(data: bytes, raw: list[structure.RawSignature], reason: str,
+                opts: Options) -> list[SignatureReport]:
+    groups: dict[tuple, list[structure.RawSignature]] = {}
+    for r in raw:
+        groups.setdefault(r.key, []).append(r)
+    reports = []
+    for members in groups.values():
+        genuine = [m for m in members if len(m.byte_range) == 4 and m.contents_start == m.byte_range[1]]
+        main = genuine[0] if genuine else members[0]
+        if main.sig_type == "DocTimeStamp":
+            continue
+        sig = SignatureReport(field=f"#{main.obj_num}" if main.obj_num is not None else None,
+                              indication=Indication.INDETERMINATE, sub_indication=None)
+        sig.facts.byte_range = main.byte_range
+        sig.facts.subfilter = main.subfilter
+        sig.facts.format_problems.extend(structure.check_byte_range(data, main))
+        sig.facts.problems.append(reason)
+        if len(members) > 1:
+            sig.facts.changes.append(changes_mod.make_change(
+                "signature_dictionary_copied",
+                [m.obj_num for m in members if m is not main and m.obj_num is not None]))
+        if len(main.byte_range) == 4 and main.signed_end < len(data):
+            later = [e for e in structure.revision_ends(data) if e > main.signed_end]
+            if later:
+                sig.facts.changes.append(changes_mod.make_change("unreadable_update"))
+        sig.facts.coverage = "unclear" if sig.facts.format_problems else (
+            "entire_file" if main.signed_end == len(data) else "entire_revision")
+        br = main.byte_range
+        ranges_ok = len(br) == 4 and min(br) >= 0 and br[2] + br[3] <= len(data)
+        try:
+            sd = load_signed_data(main.contents)
+            facts = _cms_facts(sd, data, br, ranges_ok)
+        except CmsFormatError as exc:
+            facts = SignerFacts()
+            sig.facts.format_problems.append(str(exc))
+        fill_identity(sig, facts)
+        sig.level = _level(main.subfilter, facts, False)
+        judge(sig, facts, opts)
+        if sig.indication is Indication.TOTAL_PASSED or (
+            sig.indication is Indication.INDETERMINATE and not sig.facts.changes
+        ):
+            # the signature may be sound but the document around it cannot be read
+            sig.indication = Indication.INDETERMINATE
+            sig.sub_indication = SubIndication.FORMAT_FAILURE
+            sig.warnings.append(reason)
+            from signing.validation.summary import summarise
+
+            sig.summary_vi, sig.summary_en = summarise(sig)
+        reports.append(sig)
+    return reports
+
+
+# ---------------------------------------------------------------------------------------------
+# Decree 30/2020: a personal signature, then the agency's signature over it
+
+
+def decree30(sigs: list[SignatureReport]) -> Decree30Check:
+    personal = [i for i, s in enumerate(sigs) if s.signer and s.signer.kind == "personal"]
+    agency = [i for i, s in enumerate(sigs) if s.signer and s.signer.kind == "agency"]
+    if not sigs:
+        return Decree30Check(False, False, "Không có chữ ký.", "No signatures.")
+    if not personal or not agency:
+        missing_vi = "chữ ký cá nhân" if not personal else "chữ ký của cơ quan"
+        missing_en = "personal signature" if not personal else "agency signature"
+        return Decree30Check(
+            True, False,
+            f"Văn bản chính thiếu {missing_vi} (Nghị định 30/2020: người có thẩm quyền ký, "
+            "sau đó cơ quan ký số).",
+            f"Main document lacks a {missing_en} (Decree 30/2020: the competent person signs, "
+            "then the agency).",
+        )
+    first_personal = personal[0]
+    later_agency = [i for i in agency if i > first_personal]
+    valid = lambda i: sigs[i].indication is not Indication.TOTAL_FAILED  # noqa: E731
+    if later_agency and valid(first_personal) and valid(later_agency[0]):
+        return Decree30Check(
+            True, True,
+            "Đúng trình tự Nghị định 30/2020: chữ ký cá nhân, sau đó chữ ký cơ quan.",
+            "Decree 30/2020 order respected: personal signature, then the agency's.",
+        )
+    return Decree30Check(
+        True, False,
+        "Sai trình tự Nghị định 30/2020: chữ ký cơ quan phải đặt sau chữ ký cá nhân "
+        "và cả hai phải còn nguyên vẹn.",
+        "Decree 30/2020 order not respected: the agency signature must follow the personal one "
+        "and both must be intact.",
+    )
+
+
+__all__ = ["verify_pdf", "decree30", "clear_cache", "new_hasher"]

@@ -1,0 +1,44 @@
+"""SQL metadata: engine, models, Alembic migrations and the ``Database`` handle.
+
+``Database(url)`` is what callers keep: its engine, a session factory and ``uow()`` for a unit of
+work. The schema is created only by ``upgrade(url)`` (Alembic).
+"""
+
+from __future__ import annotations
+
+from storage.db.engine import is_postgres, make_engine, normalise_url, session_factory
+from storage.db.migrate import current, downgrade, head, upgrade
+
+__all__ = [
+    "Database",
+    "current",
+    "downgrade",
+    "head",
+    "is_postgres",
+    "make_engine",
+    "normalise_url",
+    "session_factory",
+    "upgrade",
+]
+
+
+class Database:
+    """An engine and its session factory for one URL."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, pool_size=pool_size)
+        self.sessions = session_factory(self.engine)
+
+    @property
+    def is_postgres(self) -> bool:
+        return is_postgres(self.engine)
+
+    def uow(self):
+        """A new unit of work (``with db.uow() as uow: ...; uow.commit()``)."""
+        from storage.uow import UnitOfWork
+
+        return UnitOfWork(self.sessions)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,101 @@
+"""Inbox repository: each received package is recorded once.
+
+The receiver keys a delivery on (sender, DocumentId, package hash). A duplicate (the sender retried
+after a lost answer) is answered with the FIRST receipt, so delivery is idempotent. The insert is
+``INSERT ... ON CONFLICT DO NOTHING``: under concurrency on PostgreSQL the second inserter waits
+for the first transaction and then sees its row; SQLite serialises writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.db.models import InboxItem, utcnow
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Result of ``record_once``: the row, and whether this call created it."""
+
+    item: InboxItem
+    created: bool
+
+    @property
+    def receipt(self) -> bytes | None:
+        return self.item.receipt
+
+
+class InboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record_once(
+        self,
+        sender: str,
+        document_id: str,
+        package_hash: str,
+        receipt: bytes | None = None,
+        *,
+        package_key: str | None = None,
+        local_document_id: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> Recorded:
+        """Record a received package; for a duplicate return the existing row (and receipt)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = InboxItem.__table__
+        stmt = (
+            insert(table)
+            .values(
+                sender=sender,
+                document_id=document_id,
+                package_hash=package_hash,
+                package_key=package_key,
+                receipt=receipt,
+                local_document_id=local_document_id,
+                received_at=now or utcnow(),
+            )
+            .on_conflict_do_nothing(
+                index_elements=[table.c.sender, table.c.document_id, table.c.package_hash]
+            )
+            .returning(table.c.id)
+        )
+        new_id = self.session.execute(stmt).scalar_one_or_none()
+        item = self.find(sender, document_id, package_hash)
+        assert item is not None  # inserted now or by a committed earlier transaction
+        return Recorded(item, created=new_id is not None)
+
+    def find(self, sender: str, document_id: str, package_hash: str) -> InboxItem | None:
+        return self.session.scalar(
+            select(InboxItem)
+            .where(
+                InboxItem.sender == sender,
+                InboxItem.document_id == document_id,
+                InboxItem.package_hash == package_hash,
+            )
+            .execution_options(populate_existing=True)
+        )
+
+    def set_receipt(self, item_id: int, receipt: bytes) -> None:
+        """Store the receipt once it is built (when it is built after recording)."""
+        self.session.execute(
+            update(InboxItem)
+            .where(InboxItem.id == item_id)
+            .values(receipt=receipt)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.expire_all()
+
+    def link_document(self, item_id: int, local_document_id: int) -> None:
+        self.session.execute(
+            update(InboxItem)
+            .where(InboxItem.id == item_id)
+            .values(local_document_id=local_document_id)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.expire_all()

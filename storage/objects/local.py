@@ -1,0 +1,201 @@
+"""Local-directory object store: the embedded default (a laptop, a small commune node).
+
+Same keys and checks as S3. A write is atomic and never overwrites: bytes go to a temp file in
+``.tmp/`` (same file system), fsync, chmod read-only, then ``os.link`` to the final name (which
+fails if the name exists — unlike rename, it cannot replace an object), then the directory is
+fsynced. A crash at any point leaves either no object or the complete one; a stale temp file is
+reported by ``check`` and removed by ``clean_temp``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from storage.errors import KeyConflict, ObjectNotFound, StorageError, StoreConfigError, StoreFull
+from storage.objects.base import (
+    CHUNK,
+    KEY_RE,
+    ObjectInfo,
+    ObjectStore,
+    Problem,
+    Source,
+    VerifyingReader,
+    digest_of_key,
+    key_for_digest,
+)
+
+TMP = ".tmp"
+
+
+class LocalStore(ObjectStore):
+    def __init__(self, root: str | os.PathLike, *, create: bool = True) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.url = str(self.root)
+        if not self.root.is_dir():
+            if not create:
+                raise StoreConfigError(
+                    f"Thư mục lưu trữ {self.root} không tồn tại",
+                    f"store directory {self.root} does not exist",
+                )
+            self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / TMP).mkdir(exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        digest_of_key(key)
+        return self.root / key
+
+    # -- writing ---------------------------------------------------------------------------
+    def put(self, data: Source, *, expected_key: str | None = None) -> str:
+        if expected_key is not None:
+            digest_of_key(expected_key)
+        tmp = self.root / TMP / f"{uuid.uuid4().hex}.part"
+        try:
+            hexdigest = self._write_temp(data, tmp)
+            key = key_for_digest(hexdigest)
+            if expected_key is not None and key != expected_key:
+                raise KeyConflict(
+                    f"Dữ liệu không khớp khóa {expected_key} (mã băm thực: {hexdigest}); "
+                    "không ghi gì",
+                    f"bytes do not match key {expected_key} (actual sha256 {hexdigest}); "
+                    "nothing written",
+                )
+            final = self.root / key
+            if final.exists():
+                self._check_existing(key, final)
+                return key  # identical bytes already stored: nothing new
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp, final)  # atomic, and refuses to replace an existing name
+            except FileExistsError:
+                self._check_existing(key, final)  # a concurrent put of the same bytes: harmless
+                return key
+            _fsync_dir(final.parent)
+            return key
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise StoreFull(
+                    f"Hết dung lượng đĩa tại {self.root}; không có gì được ghi, hãy giải phóng "
+                    "dung lượng rồi thử lại",
+                    f"no space left in {self.root}; nothing was written, free space and retry",
+                ) from exc
+            raise StorageError(
+                f"Không ghi được vào kho {self.root}: {exc}",
+                f"cannot write to store {self.root}: {exc}",
+            ) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _write_temp(self, data: Source, tmp: Path) -> str:
+        h = hashlib.sha256()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(data, bytes | bytearray | memoryview):
+                h.update(data)
+                out.write(data)
+            elif isinstance(data, Path):
+                with open(data, "rb") as f:
+                    _copy(f, out, h)
+            else:
+                _copy(data, out, h)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o444)
+        return h.hexdigest()
+
+    def _check_existing(self, key: str, path: Path) -> None:
+        """An object already under the key must hash to it; else it was altered: refuse."""
+        actual = _hash_file(path)
+        if actual != digest_of_key(key):
+            raise KeyConflict(
+                f"Đối tượng đang có dưới khóa {key} đã bị thay đổi (sha256={actual}); từ chối ghi "
+                "đè, hãy báo quản trị viên",
+                f"the object under {key} was altered (sha256={actual}); refusing to overwrite it, "
+                "tell the operator",
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+    def open(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by the VerifyingReader
+        except FileNotFoundError:
+            raise _not_found(key) from None
+        return VerifyingReader(key, f)  # type: ignore[return-value]
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            st = self._path(key).stat()
+        except FileNotFoundError:
+            raise _not_found(key) from None
+        return ObjectInfo(key=key, size=st.st_size)
+
+    def keys(self) -> Iterator[str]:
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for path in sorted(base.glob("*/*/*")):
+            key = path.relative_to(self.root).as_posix()
+            if KEY_RE.match(key):
+                yield key
+
+    def check(self) -> list[Problem]:
+        problems = super().check()
+        for tmp in sorted((self.root / TMP).glob("*.part")):
+            problems.append(
+                Problem(
+                    key=f"{TMP}/{tmp.name}",
+                    kind="stale-temp",
+                    detail="tệp tạm của một lần ghi bị gián đoạn (temp file of an interrupted "
+                    "write; not an object; remove with clean_temp)",
+                )
+            )
+        return problems
+
+    def clean_temp(self, older_than_s: float = 3600.0) -> int:
+        """Remove temp files of interrupted writes older than ``older_than_s``."""
+        n = 0
+        now = time.time()
+        for tmp in (self.root / TMP).glob("*.part"):
+            if now - tmp.stat().st_mtime >= older_than_s:
+                tmp.unlink(missing_ok=True)
+                n += 1
+        return n
+
+
+def _copy(src: BinaryIO, out: BinaryIO, h) -> None:
+    while chunk := src.read(CHUNK):
+        h.update(chunk)
+        out.write(chunk)
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _not_found(key: str) -> ObjectNotFound:
+    return ObjectNotFound(
+        f"Không có đối tượng với khóa {key} trong kho",
+        f"no object with key {key} in the store",
+    )

@@ -1,0 +1,126 @@
+"""Local-directory store: atomic, read-only, never overwritten, and crash-safe (a writer killed
+with SIGKILL mid-write leaves no object), and a full disk leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from storage.errors import KeyConflict, StoreFull
+from storage.objects import LocalStore, key_for_bytes, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_objects_are_read_only(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "o"))
+    key = store.put(b"read-only original")
+    mode = (tmp_path / "o" / key).stat().st_mode
+    assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def test_altered_object_is_not_silently_replaced(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "o"))
+    key = store.put(b"original")
+    path = tmp_path / "o" / key
+    os.chmod(path, 0o644)
+    path.write_bytes(b"altered!")
+    with pytest.raises(KeyConflict):
+        store.put(b"original")
+    assert path.read_bytes() == b"altered!"  # evidence of the tampering kept for the operator
+
+
+def test_concurrent_puts_of_same_bytes(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "o"))
+    data = os.urandom(500_000)
+    keys: list[str] = []
+    threads = [threading.Thread(target=lambda: keys.append(store.put(data))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(keys) == {key_for_bytes(data)}
+    assert list(store.keys()) == [key_for_bytes(data)]
+    assert list((tmp_path / "o" / ".tmp").iterdir()) == []
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from storage.objects import open_store
+
+    class Slow:
+        def __init__(self):
+            self.n = 0
+        def read(self, size=-1):
+            self.n += 1
+            if self.n > 200:
+                return b""
+            if self.n == 3:
+                print("writing", flush=True)
+            time.sleep(0.02)
+            return bytes([self.n % 256]) * 65536
+
+    open_store({store!r}).put(Slow())
+    print("done", flush=True)
+    """
+)
+
+
+def test_kill_9_mid_write_leaves_no_partial_object(tmp_path: Path) -> None:
+    root = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(root=str(ROOT), store=str(root))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    store = LocalStore(root)
+    assert list(store.keys()) == []
+    assert not (root / "sha256").exists() or not any((root / "sha256").rglob("*/*/*"))
+    problems = store.check()
+    assert [p.kind for p in problems] == ["stale-temp"]
+    assert store.clean_temp(older_than_s=0) == 1
+    assert store.check() == []
+    # the same bytes written again (complete this time) are stored normally
+    data = b"".join(bytes([n % 256]) * 65536 for n in range(1, 201))
+    assert store.get(store.put(data)) == data
+
+
+def test_disk_full_leaves_nothing(tmp_path: Path) -> None:
+    """A file-size limit makes the write fail like a full disk (EFBIG/ENOSPC)."""
+    root = tmp_path / "o"
+    code = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from storage.objects import open_store
+        from storage.errors import StoreFull
+        store = open_store({str(root)!r})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        try:
+            store.put(b"x" * 1_000_000)
+        except StoreFull as exc:
+            print("full:", exc.message_en)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "full: no space left" in out.stdout, out.stderr
+    store = LocalStore(root)
+    assert list(store.keys()) == [] and store.check() == []
+
