@@ -83,7 +83,8 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/exchange/v1/health")
     async def health() -> dict[str, Any]:
-        return {"node": node.cfg.name, "hosted": len(node.hosted)}
+        return {"node": node.cfg.name, "hosted": len(node.hosted),
+                "verifications": node.verifier.count}
 
     @app.post("/admin/v1/issue")
     async def issue(request: Request) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     pki_dir: Path = Path("certs-dev")
     trust: list[Path] = []  # trust store directories (roots and optional intermediates)
     lang: str = "vi"  # language of user-facing messages: vi or en
+    tsa_url: str = ""  # RFC 3161 TSA for audit-log anchors; empty: the dev PKI's TSA (development)
 
     @property
     def development(self) -> bool:

@@ -91,13 +91,16 @@ class OutboxWorker:
         sem = asyncio.Semaphore(self.settings.concurrency)
         for priority in sorted(classes, reverse=True):
             results = await asyncio.gather(*(self._deliver(sem, i) for i in classes[priority]))
-            if not all(results):  # the peer is failing: leave lower classes for later
+            down_until = max((r for r in results if r is not None), default=None)
+            if down_until is not None:  # the peer is failing: lower classes wait with it
                 rest = [i for p in classes if p < priority for i in classes[p]]
                 if rest:
-                    await asyncio.to_thread(self.node.state.release, [i.id for i in rest])
+                    await asyncio.to_thread(self.node.state.release, [i.id for i in rest],
+                                            down_until)
                 return
 
-    async def _deliver(self, sem: asyncio.Semaphore, item: OutboxItem) -> bool:
+    async def _deliver(self, sem: asyncio.Semaphore, item: OutboxItem) -> datetime | None:
+        """Deliver one row; None when done, else the time the peer should be tried again."""
         state = self.node.state
         async with sem:
             try:
@@ -114,25 +117,27 @@ class OutboxWorker:
                     raise TransportError("Biên nhận không khớp gói tin",
                                          "receipt is for another package", retryable=False)
             except TransportError as exc:
-                await asyncio.to_thread(self._failed, item, exc)
-                return False
+                return await asyncio.to_thread(self._failed, item, exc)
             except Exception as exc:  # noqa: BLE001 - unexpected: keep the row, back off
                 log.exception("delivery of outbox row %s failed", item.id)
-                await asyncio.to_thread(self._failed, item, TransportError(str(exc), str(exc)))
-                return False
+                return await asyncio.to_thread(self._failed, item,
+                                               TransportError(str(exc), str(exc)))
             self.node.crash_point("sender_before_mark_delivered")
             await asyncio.to_thread(state.mark_delivered, item, answer.body, receipt, self.now())
             if item.attempts > 1:
                 await asyncio.to_thread(state.wake_peer, item.next_hop, self.now())
-            return True
+            return None
 
-    def _failed(self, item: OutboxItem, exc: TransportError) -> None:
-        """``item.attempts`` already counts this attempt (the claim counted it)."""
+    def _failed(self, item: OutboxItem, exc: TransportError) -> datetime:
+        """Record a failed attempt (``item.attempts`` already counts it: the claim did);
+        return when the peer may be tried again."""
         error = str(exc)
         if not exc.retryable or item.attempts >= self.settings.max_attempts:
             self.node.state.mark_failed(item, error)
             log.warning("outbox row %s failed for good: %s", item.id, error)
-            return
-        delay = backoff_delay(item.attempts, self.settings, self.rng)
-        self.node.state.mark_retry(item, error, self.now() + timedelta(seconds=delay))
+            return self.now()
+        until = self.now() + timedelta(seconds=backoff_delay(item.attempts, self.settings,
+                                                              self.rng))
+        self.node.state.mark_retry(item, error, until)
+        return until
 

@@ -241,6 +241,7 @@ class Receiver:
 
         if not accepted:
             return seal({})
+        node.crash_point("receiver_before_commit")
         answer = node.state.record_arrival(arrival, seal)
         node.after_commit()
         return answer

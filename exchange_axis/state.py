@@ -26,6 +26,7 @@ from edoc.agency import normalise
 from edoc.document import VIETNAM
 from edoc.document import Document as EdocDocument
 from edoc.status import StatusMessage
+from exchange_axis.receipts import RecipientOutcome
 from exchange_axis.tracking import DocumentTrack, StatusEvent, fold
 from storage.db import Database, upgrade
 from storage.db import models as m
@@ -148,7 +149,7 @@ class NodeState:
         outbox = OutboxRepository(s)
         for t in transfers:
             outbox.enqueue(next_hop=t.next_hop, package_bytes=t.package, document_id=document_id,
-                           recipient_code=t.recipients[0] if len(t.recipients) == 1 else None,
+                           recipients=t.recipients,
                            kind=t.kind, priority=t.priority, not_before=now)
 
     def allocate_number(self, agency: str, notation: str, at: dt.datetime,
@@ -173,10 +174,14 @@ class NodeState:
             return [OutboxItem(r.id, r.next_hop, r.package_bytes or b"", r.package_sha256,
                                r.priority, r.attempts, r.kind, r.document_id) for r in rows]
 
-    def release(self, ids: list[int]) -> None:
+    def release(self, ids: list[int], until: dt.datetime) -> None:
+        """Claimed rows not attempted (their peer is down): back to pending until ``until``;
+        the attempt the claim counted is given back."""
         with self.session() as s, s.begin():
-            s.execute(update(m.OutboxItem).where(m.OutboxItem.id.in_(ids))
-                      .values(state="pending", claimed_by=None, claimed_at=None))
+            s.execute(update(m.OutboxItem).where(m.OutboxItem.id.in_(ids),
+                                                 m.OutboxItem.claimed_by == self.worker_id)
+                      .values(state="pending", claimed_by=None, claimed_at=None,
+                              next_attempt_at=until, attempts=m.OutboxItem.attempts - 1))
 
     def mark_retry(self, item: OutboxItem, error: str, until: dt.datetime) -> None:
         """Back off this row, and every pending row for the same peer with it (the peer is down)."""
@@ -219,31 +224,33 @@ class NodeState:
             if doc is None or doc.direction != "outgoing":
                 return
             indication = next(iter(receipt.verdicts.values()), None)
-            events = []
-            for o in receipt.recipients:
-                events.append({"document_id": doc.id, "external_document_id": doc.external_id,
-                               "agency_code": o.agency_code, "status_code": _code(o.status),
-                               "description": o.reason_vi or None,
-                               "staff": {"indication": indication, "via": receipt.node,
-                                         "incoming_number": o.incoming_number,
-                                         "status": o.status},
-                               "occurred_at": receipt.received_at, "recorded_at": now})
+            events = [{"document_id": doc.id, "external_document_id": doc.external_id,
+                       "agency_code": o.agency_code, "status_code": o.status,
+                       "description": o.reason_vi or None, "signature_indication": indication,
+                       "staff": {}, "occurred_at": receipt.received_at, "recorded_at": now}
+                      for o in receipt.recipients if o.status != "relayed"]
             if events:
                 s.execute(m.StatusEvent.__table__.insert(), events)
-            self._update_deliveries(s, doc.id, {o.agency_code: o.status
-                                                for o in receipt.recipients}, now)
+            self._update_deliveries(s, doc.id, receipt.recipients, receipt.received_at,
+                                    indication)
 
-    def _update_deliveries(self, s: Session, doc_id: int, codes: dict[str, str],
-                           now: dt.datetime) -> None:
-        by_code: dict[str, list[str]] = {}
-        for agency, code in codes.items():
-            by_code.setdefault(code, []).append(agency)
-        for code, agencies in by_code.items():
-            state = "relayed" if code == "relayed" else (
-                "rejected" if code == "02" else "delivered")
-            values: dict[str, Any] = {"state": state, "updated_at": now}
-            if code != "relayed":
-                values["last_status"] = code
+    def _update_deliveries(self, s: Session, doc_id: int, outcomes: Iterable[Any],
+                           at: dt.datetime, indication: str | None = None) -> None:
+        """Latest state per recipient; grouped so 3,321 recipients are a few UPDATEs."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for o in outcomes:
+            groups.setdefault((o.status, o.reason_vi or ""), []).append(o.agency_code)
+        for (code, reason), agencies in groups.items():
+            values: dict[str, Any] = {"updated_at": at}
+            if code == "relayed":
+                values["state"] = "relayed"
+            else:
+                values.update(state="rejected" if code == "02" else "delivered",
+                              last_status=code, last_status_at=at)
+                if reason:
+                    values["reason"] = reason
+            if indication:
+                values["signature_indication"] = indication
             for chunk in _chunks(agencies, 500):
                 s.execute(update(m.Delivery)
                           .where(m.Delivery.document_id == doc_id,
@@ -364,10 +371,11 @@ class NodeState:
                             external_document_id=msg.response_for.document_id,
                             agency_code=reporter, status_code=msg.code.value,
                             description=msg.description, occurred_at=msg.timestamp,
-                            recorded_at=arrival.received_at,
-                            staff={"status": msg.code.value}))
+                            recorded_at=arrival.received_at))
         if doc is not None:
-            self._update_deliveries(s, doc.id, {reporter: msg.code.value}, arrival.received_at)
+            outcome = RecipientOutcome(reporter, msg.code.value,
+                                       msg.description if msg.code.value == "02" else "")
+            self._update_deliveries(s, doc.id, [outcome], msg.timestamp)
 
     # -- clerks ----------------------------------------------------------------------------------
     def received_document(self, external_id: str) -> ReceivedDoc | None:
@@ -426,14 +434,16 @@ class NodeState:
                                   doc.due_date.astimezone(VIETNAM).date() if doc.due_date
                                   else None, bool(doc.meta.get("signed")))
             names = doc.meta.get("recipients", {})
-            events = [StatusEvent(code, "pending", track.sent_at) for code in names]
+            events = []
+            for d in s.execute(select(m.Delivery).where(m.Delivery.document_id == doc.id)
+                               ).scalars():
+                base = "relayed" if d.state == "relayed" else "pending"
+                events.append(StatusEvent(d.recipient_code, base, track.sent_at,
+                                          indication=d.signature_indication))
             for e in s.execute(select(m.StatusEvent).where(m.StatusEvent.document_id == doc.id)
                                .order_by(m.StatusEvent.id)).scalars():
-                staff = e.staff or {}
-                events.append(StatusEvent(e.agency_code, staff.get("status", e.status_code),
-                                          _aware(e.occurred_at), e.description,
-                                          staff.get("indication"),
-                                          staff.get("incoming_number")))
+                events.append(StatusEvent(e.agency_code, e.status_code, _aware(e.occurred_at),
+                                          e.description, e.signature_indication))
             fold(track, events)
             for code, r in track.recipients.items():
                 r.name = names.get(code, "")
@@ -462,11 +472,6 @@ class NodeState:
                      "subject": d.subject, "state": d.state, "priority": d.priority,
                      "indications": d.meta.get("indications", {}),
                      "created_at": d.created_at.isoformat()} for d, code in rows]
-
-
-def _code(status: str) -> str:
-    """StatusEvent.status_code holds two characters; "relayed" is kept in ``staff``."""
-    return status if len(status) == 2 else "00"
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -43,7 +43,7 @@ class RecipientTrack:
 
     def to_dict(self) -> dict[str, Any]:
         def iso(v: dt.datetime | None) -> str | None:
-            return v.isoformat() if v else None
+            return v.astimezone(VIETNAM).isoformat() if v else None
 
         return {"agency_code": self.agency_code, "name": self.name, "status": self.status,
                 "status_at": iso(self.status_at), "received_at": iso(self.received_at),
@@ -61,7 +61,8 @@ class DocumentTrack:
     recipients: dict[str, RecipientTrack] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"document_id": self.document_id, "sent_at": self.sent_at.isoformat(),
+        return {"document_id": self.document_id,
+                "sent_at": self.sent_at.astimezone(VIETNAM).isoformat(),
                 "due_date": self.due_date.isoformat() if self.due_date else None,
                 "signed": self.signed,
                 "recipients": [r.to_dict() for r in self.recipients.values()]}

@@ -14,6 +14,8 @@ _EXPORTS = {
     "sign_file": "signing.pades",
     "sign_cms": "signing.cms",
     "SigningError": "signing.errors",
+    "verify_pdf": "signing.validation",
+    "verify_cms": "signing.validation",
 }
 
 

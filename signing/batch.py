@@ -111,7 +111,9 @@ def plan_outputs(sources: Iterable[Path], out_dir: Path) -> list[tuple[str, str]
 
 
 def list_pdfs(directory: Path) -> list[Path]:
-    return sorted(p for p in Path(directory).iterdir() if p.is_file() and p.suffix.lower() == ".pdf")
+    return sorted(
+        p for p in Path(directory).iterdir() if p.is_file() and p.suffix.lower() == ".pdf"
+    )
 
 
 def sign_batch(

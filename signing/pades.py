@@ -110,7 +110,7 @@ def _reserve(signer, level: str) -> int:
 
 def _validation_context(signer) -> ValidationContext:
     chain = [c for c in signer.cert_registry if c.sha256 != signer.signing_cert.sha256]
-    anchors = [c for c in chain if c.self_signed] or chain[-1:]
+    anchors = [c for c in chain if c.self_signed != "no"] or chain[-1:]
     return ValidationContext(
         trust_roots=anchors, other_certs=chain, allow_fetching=True, revocation_mode="hard-fail"
     )

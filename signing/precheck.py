@@ -78,7 +78,7 @@ def check_purpose(cert: x509.Certificate) -> None:
 
 
 async def _check_revocation(cert, chain, at) -> None:
-    anchors = [c for c in chain if c.self_signed] or chain[-1:]
+    anchors = [c for c in chain if c.self_signed != "no"] or chain[-1:]
     if not anchors:
         raise CertificateError(
             "Thiếu chứng thư CA cấp trên để kiểm tra trạng thái thu hồi; kèm chuỗi chứng thư.",
@@ -90,7 +90,7 @@ async def _check_revocation(cert, chain, at) -> None:
         other_certs=chain,
         allow_fetching=True,
         revocation_mode="hard-fail",
-        moment=at,
+        moment=at,  # None = now, which keeps pyhanko-certvalidator's "live" freshness rules
     )
     v = CertificateValidator(cert, intermediate_certs=chain, validation_context=vc)
     try:
@@ -131,6 +131,6 @@ def check_signer(signer, *, at: dt.datetime | None = None, check_revocation: boo
     if check_revocation:
         chain = list(getattr(signer, "chain", None) or signer.cert_registry)
         chain = [c for c in chain if c.sha256 != cert.sha256]
-        asyncio.run(_check_revocation(cert, chain, now))
+        asyncio.run(_check_revocation(cert, chain, at))
     if at is None and cache is not None:
         cache[key] = time.monotonic()

@@ -55,6 +55,7 @@ class TrustStore:
     intermediates: list[x509.Certificate] = field(default_factory=list)
     development: bool = False
     refused: list[str] = field(default_factory=list)  # why certificates were left out
+    _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_certs(
@@ -81,8 +82,10 @@ class TrustStore:
                     f"Không tìm thấy thư mục tin cậy {path}: hãy kiểm tra cấu hình EDOC_TRUST",
                     f"trust directory {path} not found: check EDOC_TRUST",
                 )
-            files = [path] if path.is_file() else sorted(
-                f for f in path.rglob("*") if f.suffix.lower() in CERT_SUFFIXES
+            files = (
+                [path]
+                if path.is_file()
+                else sorted(f for f in path.rglob("*") if f.suffix.lower() in CERT_SUFFIXES)
             )
             for f in files:
                 try:
@@ -106,18 +109,22 @@ class TrustStore:
         target = self.roots if anchor else self.intermediates
         if all(c.sha256 != cert.sha256 for c in target):
             target.append(cert)
+            self._fingerprint = None
 
     @property
     def empty(self) -> bool:
         return not self.roots
 
     def fingerprint(self) -> str:
-        """Stable digest of the configuration: part of every cache key."""
-        h = hashlib.sha256(b"dev" if self.development else b"prod")
-        for tag, certs in ((b"R", self.roots), (b"I", self.intermediates)):
-            for fp in sorted(c.sha256 for c in certs):
-                h.update(tag + fp)
-        return h.hexdigest()
+        """Stable digest of the configuration: part of every cache key (memoised; certificates
+        are only added through the constructors)."""
+        if self._fingerprint is None:
+            h = hashlib.sha256(b"dev" if self.development else b"prod")
+            for tag, certs in ((b"R", self.roots), (b"I", self.intermediates)):
+                for fp in sorted(c.sha256 for c in certs):
+                    h.update(tag + fp)
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def __len__(self) -> int:
         return len(self.roots)

@@ -76,8 +76,14 @@ class XmlSignatureError(SigningError):
 
 
 # --------------------------------------------------------------------------- reading XML ---
+MAX_BYTES = 256 * 1024 * 1024
+
+
 def _parse(xml: bytes) -> etree._Element:
     """Hardened parse: no DTD, no entities, no network (the package comes from outside)."""
+    if not isinstance(xml, bytes | bytearray) or len(xml) > MAX_BYTES:
+        raise InputError("Tài liệu XML phải là bytes, tối đa 256 MiB",
+                         "the XML document must be bytes, at most 256 MiB", code="xml_size")
     head = xml[:8192]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         raise InputError("Tài liệu XML chứa DOCTYPE/ENTITY, không được phép",

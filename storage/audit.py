@@ -145,7 +145,10 @@ class AuditLog:
     def entries(self, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
         return list(
             self.session.scalars(
-                select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(limit)
+                select(AuditEntry)
+                .where(AuditEntry.seq > after)
+                .order_by(AuditEntry.seq)
+                .limit(limit)
             )
         )
 
@@ -154,8 +157,10 @@ class AuditLog:
         """Time-stamp the current head; the token is stored beside it."""
         seq, head_hash = self._lock_head()
         if seq == 0:
-            raise AuditError("Nhật ký trống: chưa có gì để đóng dấu thời gian",
-                             "the audit log is empty: nothing to time-stamp")
+            raise AuditError(
+                "Nhật ký trống: chưa có gì để đóng dấu thời gian",
+                "the audit log is empty: nothing to time-stamp",
+            )
         token = timestamper(bytes.fromhex(head_hash))
         anchor = AuditAnchor(seq=seq, head_hash=head_hash, token=token)
         self.session.add(anchor)
@@ -195,9 +200,7 @@ class AuditLog:
                     f"entry {e.seq} does not link to the previous one (edited, deleted or "
                     "reordered)",
                 )  # fmt: skip
-            actual = entry_hash(
-                e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash
-            )
+            actual = entry_hash(e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash)
             if actual != e.hash:
                 return _bad(
                     count, e.seq,

@@ -152,9 +152,7 @@ class DocumentRepository:
     ) -> DocumentFile:
         """Put the bytes in the object store FIRST, then add the row (commit is the caller's)."""
         key = store.put(data)
-        return self.add_file(
-            document_id, role, name, key, store.stat(key).size, content_type
-        )
+        return self.add_file(document_id, role, name, key, store.stat(key).size, content_type)
 
     def files(self, document_id: int, role: str | None = None) -> list[DocumentFile]:
         stmt = select(DocumentFile).where(DocumentFile.document_id == document_id)
@@ -206,29 +204,33 @@ class DocumentRepository:
         document_id: int | None = None,
         external_document_id: str | None = None,
         description: str | None = None,
+        signature_indication: str | None = None,
         staff: dict[str, Any] | None = None,
         package_key: str | None = None,
     ) -> StatusEvent:
-        """Record a status event; also moves the matching delivery's ``last_status``."""
+        """Record a status event from ``agency_code`` about a document; when the document is
+        ours, the (document, recipient) delivery row keeps the LATEST status (by time: statuses
+        may arrive out of order)."""
         event = StatusEvent(
             document_id=document_id,
             external_document_id=external_document_id,
             agency_code=agency_code,
             status_code=status_code,
             description=description,
+            signature_indication=signature_indication,
             staff=staff or {},
             occurred_at=occurred_at,
             package_key=package_key,
         )
         self.session.add(event)
         if document_id is not None:
-            delivery = self.session.scalar(
-                select(Delivery).where(
-                    Delivery.document_id == document_id, Delivery.recipient_code == agency_code
-                )
-            )
-            if delivery is not None:
+            delivery = self.delivery(document_id, agency_code)
+            if delivery.last_status_at is None or occurred_at >= delivery.last_status_at:
                 delivery.last_status = status_code
+                delivery.last_status_at = occurred_at
+                delivery.reason = description
+                if signature_indication is not None:
+                    delivery.signature_indication = signature_indication
                 delivery.updated_at = utcnow()
         self.session.flush()
         return event

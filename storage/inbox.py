@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.db.models import InboxItem, utcnow
+from storage.errors import StorageError
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class InboxRepository:
         package_hash: str,
         receipt: bytes | None = None,
         *,
+        outcome: str | None = None,
+        reason: str | None = None,
         package_key: str | None = None,
         local_document_id: int | None = None,
         now: dt.datetime | None = None,
@@ -57,6 +60,8 @@ class InboxRepository:
                 package_hash=package_hash,
                 package_key=package_key,
                 receipt=receipt,
+                outcome=outcome,
+                reason=reason,
                 local_document_id=local_document_id,
                 received_at=now or utcnow(),
             )
@@ -81,21 +86,31 @@ class InboxRepository:
             .execution_options(populate_existing=True)
         )
 
-    def set_receipt(self, item_id: int, receipt: bytes) -> None:
-        """Store the receipt once it is built (when it is built after recording)."""
-        self.session.execute(
-            update(InboxItem)
-            .where(InboxItem.id == item_id)
-            .values(receipt=receipt)
-            .execution_options(synchronize_session=False)
-        )
-        self.session.expire_all()
+    get = find
+
+    def set_receipt(
+        self,
+        item_id: int,
+        receipt: bytes,
+        *,
+        outcome: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Store the receipt (and outcome 01/02, reason) once built, if built after recording."""
+        item = self._get(item_id)
+        item.receipt = receipt
+        if outcome is not None:
+            item.outcome = outcome
+        if reason is not None:
+            item.reason = reason
+        self.session.flush()
 
     def link_document(self, item_id: int, local_document_id: int) -> None:
-        self.session.execute(
-            update(InboxItem)
-            .where(InboxItem.id == item_id)
-            .values(local_document_id=local_document_id)
-            .execution_options(synchronize_session=False)
-        )
-        self.session.expire_all()
+        self._get(item_id).local_document_id = local_document_id
+        self.session.flush()
+
+    def _get(self, item_id: int) -> InboxItem:
+        item = self.session.get(InboxItem, item_id)
+        if item is None:
+            raise StorageError(f"Không có mục inbox id={item_id}", f"no inbox item id={item_id}")
+        return item

@@ -39,12 +39,13 @@ class OutboxRepository:
         package_key: str | None = None,
         package_bytes: bytes | None = None,
         document_id: int | None = None,
-        recipient_code: str | None = None,
+        recipients: list[str] | tuple[str, ...] = (),
         kind: str = "document",
         priority: int = 0,
         not_before: dt.datetime | None = None,
     ) -> OutboxItem:
-        """Queue a package (an object key, or inline bytes for small status packages)."""
+        """Queue a package (an object key, or inline bytes for small status packages) for
+        ``next_hop``; ``recipients`` are the agency codes it carries (all hosted at that hop)."""
         if (package_key is None) == (package_bytes is None):
             raise StorageError(
                 "Cần đúng một trong package_key hoặc package_bytes",
@@ -57,7 +58,7 @@ class OutboxRepository:
         item = OutboxItem(
             document_id=document_id,
             kind=kind,
-            recipient_code=recipient_code,
+            recipients=list(recipients),
             next_hop=next_hop,
             package_key=package_key,
             package_bytes=package_bytes,
@@ -79,7 +80,7 @@ class OutboxRepository:
         *,
         lease: dt.timedelta = DEFAULT_LEASE,
     ) -> list[OutboxItem]:
-        """Take up to ``batch`` due rows, most urgent first (priority desc, then oldest due)."""
+        """Take up to ``batch`` due rows, most urgent first (priority desc, then oldest)."""
         due = or_(
             and_(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now),
             and_(OutboxItem.state == "sending", OutboxItem.claimed_at <= now - lease),
@@ -87,7 +88,7 @@ class OutboxRepository:
         stmt = (
             select(OutboxItem)
             .where(due)
-            .order_by(OutboxItem.priority.desc(), OutboxItem.next_attempt_at, OutboxItem.id)
+            .order_by(OutboxItem.priority.desc(), OutboxItem.created_at, OutboxItem.id)
             .limit(batch)
             .execution_options(populate_existing=True)
         )
@@ -110,9 +111,8 @@ class OutboxRepository:
             update(OutboxItem)
             .where(*cond)
             .values(**values)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session="fetch")
         )
-        self.session.expire_all()
         return result.rowcount == 1
 
     def mark_delivered(
@@ -154,16 +154,35 @@ class OutboxRepository:
         """Give up: the row stays visible as ``failed`` with its last error."""
         return self._finish(item_id, worker, state="failed", last_error=error)
 
-    def requeue(self, item_id: int, *, now: dt.datetime | None = None) -> bool:
-        """An operator retries a failed row (attempts are kept for the record)."""
+    def requeue(
+        self, item_id: int, *, now: dt.datetime | None = None, reset_attempts: bool = True
+    ) -> bool:
+        """An operator retries a failed row: pending again, due now, attempts reset (the old
+        error stays in ``last_error`` until the next attempt)."""
+        values: dict = {"state": "pending", "next_attempt_at": now or utcnow()}
+        if reset_attempts:
+            values["attempts"] = 0
         result = self.session.execute(
             update(OutboxItem)
             .where(OutboxItem.id == item_id, OutboxItem.state == "failed")
-            .values(state="pending", next_attempt_at=now or utcnow())
-            .execution_options(synchronize_session=False)
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
         )
-        self.session.expire_all()
         return result.rowcount == 1
+
+    add = enqueue  # the name the exchange helper asked for
+    retry = requeue
+
+    def recent_failures(self, limit: int = 50) -> list[OutboxItem]:
+        """Failed rows, newest first, for the operator's view."""
+        return list(
+            self.session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.state == "failed")
+                .order_by(OutboxItem.id.desc())
+                .limit(limit)
+            )
+        )
 
     def get(self, item_id: int) -> OutboxItem | None:
         return self.session.get(OutboxItem, item_id, populate_existing=True)

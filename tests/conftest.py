@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.pki",
     "tests.fixtures.s3",
     "tests.fixtures.db",
+    "tests.fixtures.signing",
 ]

@@ -58,3 +58,71 @@ def topology(communes: int) -> tuple[list, list[tuple[str, str]]]:
 
 def object_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and "sha256" in p.parts]
+
+
+def set_crash(path: Path, point: str | None) -> None:
+    """Rewrite a node.toml with (or without) a crash-injection point."""
+    from exchange_axis.config import dump, load
+
+    cfg = load(path)
+    cfg.crash_at = point
+    path.write_text(dump(cfg), encoding="utf-8")
+
+
+def db_counts(db_url: str) -> dict[str, Any]:
+    """Row counts and invariants of one node's database, read directly (not via the node)."""
+    from sqlalchemy import func, select
+
+    from storage.db import Database
+    from storage.db import models as m
+
+    db = Database(db_url)
+    try:
+        with db.sessions() as s:
+            def count(model, *where) -> int:
+                return s.execute(select(func.count()).select_from(model).where(*where)).scalar()
+
+            incoming = count(m.Document, m.Document.direction == "incoming")
+            return {
+                "incoming_documents": incoming,
+                "incoming_register": count(m.IncomingEntry),
+                "files": count(m.DocumentFile),
+                "inbox": count(m.InboxItem),
+                "outgoing_documents": count(m.Document, m.Document.direction == "outgoing"),
+                "outbox": dict(s.execute(select(m.OutboxItem.state, func.count())
+                                         .group_by(m.OutboxItem.state)).all()),
+                "deliveries": dict(s.execute(select(m.Delivery.last_status, func.count())
+                                             .group_by(m.Delivery.last_status)).all()),
+                "incoming_per_agency_doc": s.execute(
+                    select(func.max(func.coalesce(_dup_subquery(s, m), 0)))).scalar(),
+                "object_keys": sorted(set(s.execute(select(m.DocumentFile.object_key))
+                                          .scalars())),
+            }
+    finally:
+        db.dispose()
+
+
+def _dup_subquery(s, m):
+    """Largest number of incoming copies of one document held by one agency (1 = exactly once)."""
+    from sqlalchemy import func, select
+
+    sub = (select(func.count().label("n"))
+           .where(m.Document.direction == "incoming")
+           .group_by(m.Document.agency_id, m.Document.external_id).subquery())
+    return select(func.max(sub.c.n)).scalar_subquery()
+
+
+def assert_consistent(db_url: str, store_url: str) -> dict[str, Any]:
+    """No orphan rows: every incoming document has one arrival number and its files; every file
+    row names an object that is in the store with the right bytes; no row is left mid-send."""
+    from storage.objects import open_store
+
+    counts = db_counts(db_url)
+    assert counts["incoming_register"] == counts["incoming_documents"], counts
+    assert counts["files"] >= counts["incoming_documents"], counts
+    assert counts["outbox"].get("sending", 0) == 0, counts
+    assert (counts["incoming_per_agency_doc"] or 0) <= 1, counts
+    store = open_store(store_url)
+    for key in counts["object_keys"]:
+        store.verify(key)
+    return counts

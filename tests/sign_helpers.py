@@ -11,7 +11,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -19,7 +18,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from PIL import Image
 
-from api.drafting import render_directive
 from signing.signers.pkcs12 import Pkcs12Signer
 
 _SIGNERS: dict[tuple[str, str], Pkcs12Signer] = {}
@@ -31,24 +29,6 @@ def signer_for(manifest, entity_id: str, **kw) -> Pkcs12Signer:
         e = manifest.entity(entity_id)
         _SIGNERS[key] = Pkcs12Signer.load(e.p12, e.password, **kw)
     return _SIGNERS[key]
-
-
-@pytest.fixture(scope="session")
-def directive() -> bytes:
-    return render_directive()
-
-
-@pytest.fixture(scope="session")
-def nss_db(dev_pki, tmp_path_factory) -> Path:
-    """An NSS database trusting the development root (as a receiver would configure it)."""
-    d = tmp_path_factory.mktemp("nss")
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{d}"], check=True)
-    subprocess.run(
-        ["certutil", "-A", "-n", "edoc-dev-root", "-t", "CT,C,C", "-i", str(dev_pki.root),
-         "-d", f"sql:{d}"],
-        check=True,
-    )
-    return d
 
 
 def pdfsig(pdf: Path | bytes, nss: Path, tmp: Path | None = None) -> list[dict[str, str]]:
@@ -117,7 +97,8 @@ def region(img: Image.Image, box_pt, page_h_pt: float, dpi: int = DPI) -> Image.
     """Crop the PDF-space rectangle (x1, y1, x2, y2 in points, origin bottom-left)."""
     s = dpi / 72
     x1, y1, x2, y2 = box_pt
-    return img.crop((int(x1 * s), int((page_h_pt - y2) * s), int(x2 * s), int((page_h_pt - y1) * s)))
+    top, bottom = int((page_h_pt - y2) * s), int((page_h_pt - y1) * s)
+    return img.crop((int(x1 * s), top, int(x2 * s), bottom))
 
 
 def is_blue(p) -> bool:
@@ -211,7 +192,9 @@ def issue_cert(manifest, public_key, common_name: str, *, days: int = 365) -> as
             critical=False,
         )
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            ),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())

@@ -24,8 +24,22 @@ def openssl_sign(pki: Manifest, entity: str, tmp: Path, *, detached=True, fmt="D
     e = pki.entity(entity)
     src, out = tmp / "content.txt", tmp / f"{entity}-{detached}.p7s"
     src.write_bytes(CONTENT)
-    cmd = ["openssl", "cms", "-sign", "-binary", "-in", str(src), "-signer", str(e.cert),
-           "-inkey", str(e.key), "-outform", fmt, "-out", str(out)]
+    cmd = [
+        "openssl",
+        "cms",
+        "-sign",
+        "-binary",
+        "-in",
+        str(src),
+        "-signer",
+        str(e.cert),
+        "-inkey",
+        str(e.key),
+        "-outform",
+        fmt,
+        "-out",
+        str(out),
+    ]
     if not detached:
         cmd.append("-nodetach")
     for inter in pki.intermediates:
@@ -80,7 +94,10 @@ def test_revoked_signer_fails_revoked(pki_server, trust, tmp_path):
     report = verify_cms(sig, CONTENT, trust=trust, timeout=5)
     s = report.signatures[0]
     assert s.revocation.status is RevocationStatus.REVOKED
-    assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
+    assert (report.indication, report.sub_indication) == (
+        Indication.TOTAL_FAILED,
+        SubIndication.REVOKED,
+    )
     assert "thu hồi" in s.summary_vi
 
 
@@ -89,7 +106,9 @@ def test_no_trust_anchor_is_indeterminate(dev_pki, tmp_path):
     sig = openssl_sign(dev_pki, "official-h41", tmp_path)
     report = verify_cms(sig, CONTENT, trust=TrustStore(), revocation="off")
     assert (report.indication, report.sub_indication) == (
-        Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+        Indication.INDETERMINATE,
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+    )
 
 
 @pytest.mark.timeout(60)
@@ -107,8 +126,35 @@ def test_responder_down_is_a_warning_not_a_pass(tmp_path_factory):
 
 
 def test_garbage_is_a_format_failure():
-    for bad in (b"", b"hello", b"\x30\x03\x02\x01\x01", b"-----BEGIN PKCS7-----\nAAAA\n-----END PKCS7-----\n"):
+    for bad in (
+        b"",
+        b"hello",
+        b"\x30\x03\x02\x01\x01",
+        b"-----BEGIN PKCS7-----\nAAAA\n-----END PKCS7-----\n",
+    ):
         report = verify_cms(bad, CONTENT)
         assert (report.indication, report.sub_indication) == (
-            Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE), bad
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+        ), bad
         assert report.errors
+
+
+@pytest.mark.timeout(60)
+def test_our_p7s_verifies_with_timestamp(pki_server, trust):
+    from signing import sign_cms
+    from signing.signers.pkcs12 import Pkcs12Signer
+
+    e = pki_server.entity("official-h41")
+    signer = Pkcs12Signer.load(e.p12, e.password)
+    p7s = sign_cms(CONTENT, signer, tsa_url=pki_server.tsa_url)
+    report = verify_cms(p7s, CONTENT, trust=trust, timeout=5)
+    assert report.indication is Indication.TOTAL_PASSED, report.summary_en
+    s = report.signatures[0]
+    assert s.timestamp_time is not None and s.level.value == "CMS-T"
+    assert s.signing_time is not None
+    tampered = CONTENT.replace(b"123", b"124")
+    failed = verify_cms(p7s, tampered, trust=trust, revocation="off")
+    assert failed.sub_indication is SubIndication.HASH_FAILURE
+    attached = sign_cms(CONTENT, signer, attached=True)
+    assert verify_cms(attached, trust=trust, timeout=5).indication is Indication.TOTAL_PASSED

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import resource
 import struct
 import time
 import tracemalloc
@@ -22,7 +23,14 @@ STATUS = Path("/work/shared/conformance/edxml/status_inbox_01.edxml")
 GB = 1 << 30
 
 
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # high-water mark, Linux KiB
+
+
 def _refused(data: bytes, **kwargs: object) -> edxml.EdxmlError:
+    """Refused with EdxmlError, in seconds, with Python allocations (tracemalloc) and the
+    process high-water mark (which also sees libxml2 and zlib) far below the attack's size."""
+    rss_before = _rss_mb()
     tracemalloc.start()
     started = time.perf_counter()
     try:
@@ -35,6 +43,7 @@ def _refused(data: bytes, **kwargs: object) -> edxml.EdxmlError:
     # generous bounds: this is about "not gigabytes, not minutes", not a benchmark
     assert elapsed < 10, elapsed
     assert peak < 64 * 1024 * 1024 + 4 * len(data), peak
+    assert _rss_mb() - rss_before < 256 + 8 * len(data) / 2**20
     error = caught.value
     assert error.message_vi and error.message_en
     return error

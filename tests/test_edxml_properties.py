@@ -162,7 +162,31 @@ def _small_document() -> bytes:
     return edxml.build(package)
 
 
-SEEDS = [p.read_bytes() for p in sorted(SAMPLES.glob("status_*.edxml"))] + [_small_document()]
+def _signed_status() -> bytes:
+    """A status signed in the SDK form with a throwaway key, to mutate signatures too."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from signing.xmlsig import sign_envelope
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mutation")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return sign_envelope((SAMPLES / "status_rejection_02.edxml").read_bytes(), key, cert)
+
+
+SIGNED = _signed_status()
+SEEDS = [p.read_bytes() for p in sorted(SAMPLES.glob("status_*.edxml"))] + [
+    _small_document(), (SAMPLES / "edoc_revocation.edxml").read_bytes(), SIGNED]
+
+
+def test_the_signed_seed_verifies() -> None:
+    assert verify_envelope(SIGNED).valid
 
 
 @st.composite
@@ -196,7 +220,9 @@ def test_byte_mutations_raise_only_edxml_error(data: bytes, strict: bool) -> Non
         edxml.parse(data, strict=strict)
     except edxml.EdxmlError as error:
         assert error.message_vi and error.message_en
-    verify_envelope(data)  # never raises either
+    report = verify_envelope(data)  # never raises either
+    if report.valid:
+        assert edxml.parse(data).code is StatusCode.REJECTED  # only an intact package verifies
 
 
 @st.composite

@@ -57,3 +57,33 @@ def test_directive_reaches_every_commune_sqlite_local(tmp_path: Path, pki_server
     hub_objects = object_files(tmp_path / "hub" / "objects")
     assert len([p for p in hub_objects if p.name == directive.sha256]) == 1
     assert LEGACY_COMMUNE[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_directive_reaches_every_commune_postgres_s3(tmp_path: Path, pki_server,
+                                                     s3_server) -> None:
+    from tests.fixtures.db import create_pg_database, drop_pg_database
+
+    urls: dict[str, str] = {}
+
+    def database(name: str, _home: Path) -> str:
+        urls[name] = create_pg_database("edoc_x")
+        return urls[name]
+
+    stores: dict[str, str] = {}
+
+    def store(name: str, _home: Path) -> str:
+        stores[name] = s3_server.url(s3_server.new_bucket_name(f"x-{name}"), retention_days=1)
+        return stores[name]
+
+    try:
+        directive = _run_flow(tmp_path, pki_server, database_url=database, store_url=store)
+    finally:
+        for url in urls.values():
+            drop_pg_database(url)
+    from storage.objects import key_for_digest, open_store
+
+    # every node that handled it holds the same bytes once, under its hash
+    for name in ("hub", "district"):
+        assert open_store(stores[name]).get(key_for_digest(directive.sha256)) == directive.pdf

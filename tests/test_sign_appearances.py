@@ -24,15 +24,13 @@ from signing.appearances import (
     SealAppearance,
     iso_vn,
 )
-from tests.sign_helpers import (  # noqa: F401  (fixtures)
+from tests.sign_helpers import (
     assert_pdfsig_valid,
     count,
-    directive,
     field_rects,
     fonts_of,
     is_blue,
     is_red,
-    nss_db,
     region,
     render,
     signer_for,

@@ -14,12 +14,10 @@ from signing import sign_file, sign_pdf
 from signing.appearances import PersonalAppearance
 from signing.errors import CertificateError, SigningError
 from signing.signers.pkcs12 import Pkcs12Signer
-from tests.sign_helpers import (  # noqa: F401  (fixtures)
+from tests.sign_helpers import (
     assert_pdfsig_valid,
     chain_of,
-    directive,
     issue_cert,
-    nss_db,
     signer_for,
     validate_all,
 )

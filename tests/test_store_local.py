@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.errors import KeyConflict, StoreFull
+from storage.errors import KeyConflict
 from storage.objects import LocalStore, key_for_bytes, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def test_concurrent_puts_of_same_bytes(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert set(keys) == {key_for_bytes(data)}
-    assert list(store.keys()) == [key_for_bytes(data)]
+    assert list(store.iter_keys()) == [key_for_bytes(data)]
     assert list((tmp_path / "o" / ".tmp").iterdir()) == []
 
 
@@ -90,7 +90,7 @@ def test_kill_9_mid_write_leaves_no_partial_object(tmp_path: Path) -> None:
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     store = LocalStore(root)
-    assert list(store.keys()) == []
+    assert list(store.iter_keys()) == []
     assert not (root / "sha256").exists() or not any((root / "sha256").rglob("*/*/*"))
     problems = store.check()
     assert [p.kind for p in problems] == ["stale-temp"]
@@ -122,5 +122,5 @@ def test_disk_full_leaves_nothing(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "full: no space left" in out.stdout, out.stderr
     store = LocalStore(root)
-    assert list(store.keys()) == [] and store.check() == []
+    assert list(store.iter_keys()) == [] and store.check() == []
 

@@ -42,7 +42,7 @@ def test_put_get_roundtrip_and_key_format(store: ObjectStore) -> None:
     assert store.exists(key)
     assert store.get(key) == data
     assert store.stat(key).size == len(data)
-    assert key in set(store.keys())
+    assert key in set(store.iter_keys())
 
 
 def test_put_accepts_streams_and_paths(store: ObjectStore, tmp_path: Path) -> None:

@@ -175,3 +175,28 @@ def test_filer_port_bypasses_lock_as_documented(s3_server) -> None:
 def test_key_of_bytes_matches_s3_key(s3_server) -> None:
     store = open_store(s3_server.url(retention_days=1))
     assert store.put(b"abc") == key_for_bytes(b"abc")
+
+
+def test_concurrent_puts_of_same_bytes_store_one_version(s3_server) -> None:
+    import threading
+
+    store = open_store(s3_server.url(retention_days=1))
+    data = os.urandom(150_000)
+    keys: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def put() -> None:
+        barrier.wait()
+        keys.append(store.put(data))
+
+    threads = [threading.Thread(target=put) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(keys) == {key_for_bytes(data)}
+    versions = list(
+        s3_server.client().list_objects(store.bucket, prefix=keys[0], include_version=True)
+    )
+    assert len(versions) == 1
+    assert store.get(keys[0]) == data

@@ -10,6 +10,8 @@ import pytest
 from signing.devpki import Manifest
 from signing.trust import TrustStore, TrustStoreError, load_certificates
 
+pytestmark = pytest.mark.timeout(60)
+
 
 def test_dev_roots_refused_outside_development(dev_pki: Manifest):
     prod = TrustStore.from_dirs([dev_pki.root.parent], development=False)
@@ -30,10 +32,27 @@ def test_non_dev_root_accepted_in_production(tmp_path):
     key, cert = tmp_path / "k.pem", tmp_path / "roots" / "root.crt"
     cert.parent.mkdir()
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "30", "-subj", "/CN=RootCA chuyên dùng Chính phủ G2/C=VN",
-         "-addext", "basicConstraints=critical,CA:TRUE", "-utf8"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "30",
+            "-subj",
+            "/CN=RootCA chuyên dùng Chính phủ G2/C=VN",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-utf8",
+        ],
+        check=True,
+        capture_output=True,
     )
     store = TrustStore.from_dirs([cert.parent], development=False)
     assert len(store.roots) == 1 and not store.refused
@@ -51,7 +70,10 @@ def test_fingerprint_tracks_configuration(dev_pki: Manifest, tmp_path):
     shutil.copy(dev_pki.root, only_root / "root.pem")
     b = TrustStore.from_dirs([only_root], development=True)
     assert a.fingerprint() != b.fingerprint()
-    assert a.fingerprint() == TrustStore.from_dirs([dev_pki.root.parent], development=True).fingerprint()
+    assert (
+        a.fingerprint()
+        == TrustStore.from_dirs([dev_pki.root.parent], development=True).fingerprint()
+    )
     assert TrustStore().fingerprint() != TrustStore(development=True).fingerprint()
 
 

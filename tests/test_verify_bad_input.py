@@ -27,7 +27,10 @@ def build(objs: list[bytes], extra_trailer: bytes = b"") -> bytes:
     for o in offsets:
         out += b"%010d 00000 n \n" % o
     out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objs) + 1, extra_trailer, xref)
+        len(objs) + 1,
+        extra_trailer,
+        xref,
+    )
     return bytes(out)
 
 
@@ -36,16 +39,21 @@ PAGES = b"<< /Type /Pages /Kids [] /Count 0 >>"
 
 def unreadable(report) -> bool:
     return (report.indication, report.sub_indication) == (
-        Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE) and bool(report.errors)
+        Indication.TOTAL_FAILED,
+        SubIndication.FORMAT_FAILURE,
+    ) and bool(report.errors)
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("data,needle", [
-    (b"", "empty"),
-    (b"PK\x03\x04 this is a zip, not a PDF", "not a PDF"),
-    ("Xin chào".encode() * 1000, "not a PDF"),
-    (b"%PDF-1.7\n", "unreadable"),
-])
+@pytest.mark.parametrize(
+    "data,needle",
+    [
+        (b"", "empty"),
+        (b"PK\x03\x04 this is a zip, not a PDF", "not a PDF"),
+        ("Xin chào".encode() * 1000, "not a PDF"),
+        (b"%PDF-1.7\n", "unreadable"),
+    ],
+)
 def test_not_a_pdf(data, needle):
     report = verify_pdf(data)
     assert unreadable(report) and needle in report.errors[0]
@@ -84,16 +92,22 @@ def test_encrypted_with_empty_user_password_is_read():
 
 @pytest.mark.timeout(30)
 def test_deep_nesting_bomb():
-    deep = b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [" + b"[" * 200_000 + \
-        b"]" * 200_000 + b"] >> >>"
+    deep = (
+        b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields ["
+        + b"[" * 200_000
+        + b"]" * 200_000
+        + b"] >> >>"
+    )
     report = verify_pdf(build([deep, PAGES]))
     assert unreadable(report) or report.indication is Indication.INDETERMINATE
 
 
 @pytest.mark.timeout(30)
 def test_huge_xref_claim():
-    data = (b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\nxref\n0 999999999\n"
-            b"0000000000 65535 f \ntrailer\n<< /Size 999999999 /Root 1 0 R >>\nstartxref\n43\n%%EOF\n")
+    data = (
+        b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\nxref\n0 999999999\n"
+        b"0000000000 65535 f \ntrailer\n<< /Size 999999999 /Root 1 0 R >>\nstartxref\n43\n%%EOF\n"
+    )
     assert unreadable(verify_pdf(data))
 
 
@@ -107,7 +121,9 @@ def test_flate_bomb_is_not_inflated():
 
 @pytest.mark.timeout(30)
 def test_page_tree_cycle():
-    cyc = build([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
+    cyc = build(
+        [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"]
+    )
     report = verify_pdf(cyc)
     assert report.indication in (Indication.INDETERMINATE, Indication.TOTAL_FAILED)
 

@@ -88,6 +88,7 @@ def test_shadow_attack_is_not_a_byte_level_failure():
 
 # --- poppler's pdfsig as an independent second opinion ---------------------------------------
 
+
 def pdfsig_intact(path: Path) -> dict[tuple[int, ...], bool]:
     """Map signed byte ranges -> pdfsig's integrity verdict, for the signatures pdfsig checks."""
     import re

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.sign import _fail, open_signer
+from api.cli.sign import _fail, close_signer, open_signer
 from signing.errors import InputError, SigningError
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ def sign(
     """Ký CMS tệp IN, ghi chữ ký vào OUT (CMS-sign IN into OUT)."""
     from signing.cms import sign_cms
 
+    signer = None
     try:
         if not input.is_file():
             raise InputError(f"Không đọc được tệp {input}.", f"cannot read {input}",
@@ -61,6 +62,8 @@ def sign(
     except SigningError as exc:
         _fail(exc, as_json)
         return
+    finally:
+        close_signer(signer)
     done = {"ok": True, "input": str(input), "output": str(output), "attached": attached,
             "md": md, "timestamp": bool(tsa), "signer": signer.subject_name, "bytes": len(der)}
     if as_json:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys  # noqa: E402
 import threading
 import time
 from pathlib import Path
@@ -30,7 +31,8 @@ from rich.table import Table
 
 from api.settings import get_settings
 
-console = Console()
+# Piped output (CI logs, tests) gets a wide table instead of truncated cells.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _start_pki(pki_dir: Path, port: int) -> tuple[Any, Any]:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import typer
 
+from api.cli import audit as audit_cli
 from api.cli import cms as cms_cli
+from api.cli import db as db_cli
 from api.cli import demo as demo_cli
 from api.cli import edxml as edxml_cli
 from api.cli import node as node_cli
 from api.cli import pki
 from api.cli import sign as sign_cli
+from api.cli import store as store_cli
 from api.cli import verify as verify_cli
 
 app = typer.Typer(
@@ -32,6 +35,9 @@ app.command("verify")(verify_cli.verify)
 app.command("sign")(sign_cli.sign)
 app.add_typer(cms_cli.app, name="cms")
 app.add_typer(edxml_cli.app, name="edxml")
+app.add_typer(store_cli.app, name="store")
+app.add_typer(db_cli.app, name="db")
+app.add_typer(audit_cli.app, name="audit")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -86,9 +86,19 @@ def build_appearance(
     )
 
 
+def close_signer(signer) -> None:
+    """Log out of a token at the end of the command (a session left open blocks the next
+    login in this process)."""
+    close = getattr(signer, "close", None)
+    if close is not None:
+        close()
+
+
 def open_signer(p12, password, pkcs11_lib, token, pin, key_label, pss):
     if p12 and pkcs11_lib:
-        raise _usage("Chỉ dùng một trong --p12 hoặc --pkcs11-lib.", "use either --p12 or --pkcs11-lib")
+        raise _usage(
+            "Chỉ dùng một trong --p12 hoặc --pkcs11-lib.", "use either --p12 or --pkcs11-lib"
+        )
     if p12:
         from signing.signers.pkcs12 import Pkcs12Signer
 
@@ -145,6 +155,7 @@ def sign(
     as_json: bool = typer.Option(False, "--json", help="In kết quả JSON (print JSON)."),
 ) -> None:
     """Ký số văn bản PDF theo Nghị định 30/2020 (sign a PDF per Decree 30/2020)."""
+    signer = None
     try:
         if batch is None and (input is None or output is None):
             raise _usage(
@@ -178,6 +189,8 @@ def sign(
     except SigningError as exc:
         _fail(exc, as_json)
         return
+    finally:
+        close_signer(signer)
     done = dict(result.to_dict(), ok=True, input=str(input), output=str(output),
                 signer=signer.subject_name)
     if as_json:

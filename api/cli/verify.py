@@ -38,35 +38,43 @@ def _parse_at(value: str | None) -> datetime | None:
         return None
     at = datetime.fromisoformat(value)
     if at.tzinfo is None:
-        raise typer.BadParameter("--at cần múi giờ, ví dụ 2025-07-01T09:00:00+07:00 "
-                                 "(--at needs a time zone offset)")
+        raise typer.BadParameter(
+            "--at cần múi giờ, ví dụ 2025-07-01T09:00:00+07:00 (--at needs a time zone offset)"
+        )
     return at.astimezone(UTC)
 
 
 def verify(
     file: Path = typer.Argument(..., help="Tệp PDF hoặc .p7s (PDF or .p7s file)."),
-    trust: list[Path] = typer.Option([], "--trust", help="Thư mục chứng thư gốc tin cậy "
-                                     "(trusted roots directory), repeatable."),
-    at: str | None = typer.Option(None, "--at", help="Thời điểm kiểm tra ISO 8601 "
-                                  "(validation time)."),
+    trust: list[Path] = typer.Option(
+        [], "--trust", help="Thư mục chứng thư gốc tin cậy (trusted roots directory), repeatable."
+    ),
+    at: str | None = typer.Option(
+        None, "--at", help="Thời điểm kiểm tra ISO 8601 (validation time)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="In JSON (print JSON)."),
     html: Path | None = typer.Option(None, "--html", help="Ghi báo cáo HTML (write HTML report)."),
-    content: Path | None = typer.Option(None, "--content", help="Nội dung đã ký cho .p7s tách "
-                                        "rời (signed content of a detached .p7s)."),
-    revocation: str = typer.Option("online", "--revocation",
-                                   help="online | offline | off"),
+    content: Path | None = typer.Option(
+        None,
+        "--content",
+        help="Nội dung đã ký cho .p7s tách rời (signed content of a detached .p7s).",
+    ),
+    revocation: str = typer.Option("online", "--revocation", help="online | offline | off"),
 ) -> None:
     """Kiểm tra chữ ký số của FILE (verify the signatures in FILE)."""
     settings = get_settings()
     try:
         data = file.read_bytes()
     except OSError as exc:
-        typer.echo(f"Lỗi: không đọc được tệp {file} ({exc.strerror})\n"
-                   f"  (error: cannot read {file})", err=True)
+        typer.echo(
+            f"Lỗi: không đọc được tệp {file} ({exc.strerror})\n  (error: cannot read {file})",
+            err=True,
+        )
         raise typer.Exit(3) from None
     try:
         store = build_trust(
-            list(trust) or list(settings.trust), development=settings.development,
+            list(trust) or list(settings.trust),
+            development=settings.development,
             pki_dir=settings.pki_dir,
         )
         moment = _parse_at(at)
@@ -75,8 +83,13 @@ def verify(
         raise typer.Exit(3) from None
     is_cms = content is not None or file.suffix.lower() in (".p7s", ".p7m", ".p7b")
     if is_cms:
-        report = verify_cms(data, content.read_bytes() if content else None, trust=store,
-                            at=moment, revocation=revocation)
+        report = verify_cms(
+            data,
+            content.read_bytes() if content else None,
+            trust=store,
+            at=moment,
+            revocation=revocation,
+        )
         unreadable = not report.signatures
     else:
         report = verify_pdf(data, trust=store, at=moment, revocation=revocation)
@@ -91,15 +104,18 @@ def verify(
 
 
 def _print_text(report) -> None:
-    typer.echo(f"{report.indication}"
-               f"{' / ' + str(report.sub_indication) if report.sub_indication else ''}")
+    typer.echo(
+        f"{report.indication}{' / ' + str(report.sub_indication) if report.sub_indication else ''}"
+    )
     typer.echo(report.summary_vi)
     typer.echo(f"({report.summary_en})")
     for err in report.errors:
         typer.echo(f"  ! {err}")
     for s in report.signatures:
-        typer.echo(f"- [{s.field}] {s.indication}"
-                   f"{' / ' + str(s.sub_indication) if s.sub_indication else ''}")
+        typer.echo(
+            f"- [{s.field}] {s.indication}"
+            f"{' / ' + str(s.sub_indication) if s.sub_indication else ''}"
+        )
         typer.echo(f"  {s.summary_vi}")
         typer.echo(f"  ({s.summary_en})")
     d30 = getattr(report, "decree30", None)

@@ -37,10 +37,10 @@ def parse(data: bytes, *, strict: bool = False, limits: Limits = DEFAULT_LIMITS,
     against the XSD); lenient mode records deviations on ``package.deviations``. ``schema``
     forces XSD validation on or off (XSD findings are deviations in lenient mode)."""
     root = parse_xml(data, limits)
+    package = read(root, strict=strict, limits=limits)  # its messages are the clearer ones
     findings = validate_tree(root) if (strict if schema is None else schema) else []
     if findings and strict:
         first = findings[0]
         raise EdxmlError(first.message_vi, first.message_en, path=first.path)
-    package = read(root, strict=strict, limits=limits)
     package.deviations.extend(findings)
     return package

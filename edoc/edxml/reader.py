@@ -409,7 +409,10 @@ class _Reader:
         one = lambda name, req=False: self.one(parts, name, element, req)  # noqa: E731
         encoded = one("ContentTransferEncoded", True)
         path = element_path(encoded)
-        raw = zipper.decode_base64(self.text(encoded) or "", path, strict=self.strict)
+        self.text(encoded)  # refuses child elements
+        # bytes straight from libxml2: one copy of a large payload instead of str + encode
+        payload = etree.tostring(encoded, method="text", encoding="utf-8", with_tail=False)
+        raw = zipper.decode_base64(payload, path, strict=self.strict)
         inner_name, data = zipper.unpack(raw, path, self.limits, budget)
         name = self.value("str", one("AttachmentName", True))
         content_type = self.value("str", one("ContentType"))

@@ -2,9 +2,8 @@
 
 Packages come from other systems over the axis; a reader that expands entities or follows a DTD
 is a door into the server. We refuse any DOCTYPE outright (edXML never needs one), force UTF-8
-(so a UTF-16 document cannot hide a DOCTYPE from the byte check), and count depth, elements and
-attachments while the parser runs so that a hostile package stops being read as soon as it
-crosses a limit, not after it has been built in memory.
+(so a UTF-16 document cannot hide a DOCTYPE from the byte check), bound the tree size before
+parsing and check depth, elements and attachments on the tree.
 """
 
 from __future__ import annotations
@@ -17,27 +16,29 @@ from edoc.edxml.errors import EdxmlError
 from edoc.edxml.limits import Limits
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
-_CHUNK = 1 << 20
 _ATTACHMENT = f"{{{NS}}}Attachment"
 _BOM = b"\xef\xbb\xbf"
 
 
-def _parser() -> etree.XMLPullParser:
-    return etree.XMLPullParser(
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=True,  # large base64 text nodes; DTDs are refused before this is reached
-        remove_blank_text=False,
-        collect_ids=False,
-        encoding="utf-8",
-    )
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=True,  # large base64 text nodes; DTDs are refused before this is reached
+    remove_blank_text=False,
+    collect_ids=False,
+    encoding="utf-8",
+)
+_BLANK = re.compile(rb"\s*\Z")
 
 
 def parse_xml(data: bytes, limits: Limits) -> etree._Element:
-    """Parse untrusted bytes into an element tree, or raise EdxmlError with line/column."""
+    """Parse untrusted bytes into an element tree, or raise EdxmlError with line/column.
+
+    Memory is bounded before libxml2 sees the bytes: every element needs a '<', so counting
+    them (memchr speed) caps the tree size; depth, element and attachment counts are then
+    checked exactly on the tree."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EdxmlError("Dữ liệu gói tin phải là bytes", "package data must be bytes")
     data = bytes(data)
@@ -46,38 +47,42 @@ def parse_xml(data: bytes, limits: Limits) -> etree._Element:
             f"Gói tin quá lớn ({len(data)} byte, tối đa {limits.max_package_bytes})",
             f"package too large ({len(data)} bytes, limit {limits.max_package_bytes})",
         )
-    if not data.strip():
+    if _BLANK.match(data):
         raise EdxmlError("Gói tin rỗng", "empty package", line=1, column=1)
     _refuse_dtd(data)
-    parser = _parser()
-    depth = max_depth = elements = attachments = 0
+    if data.count(b"<") > 2 * limits.max_elements + 16:
+        raise EdxmlError(
+            f"Gói tin bị từ chối: số phần tử vượt quá {limits.max_elements}",
+            f"package refused: element count exceeds {limits.max_elements}")
     try:
-        for start in range(0, len(data), _CHUNK):
-            parser.feed(data[start:start + _CHUNK])
-            for event, element in parser.read_events():
-                if event == "end":
-                    depth -= 1
-                    continue
-                depth += 1
-                elements += 1
-                max_depth = max(max_depth, depth)
-                if depth > limits.max_depth:
-                    raise _limit(element, "độ sâu phần tử vượt quá", "element depth exceeds",
-                                 limits.max_depth)
-                if elements > limits.max_elements:
-                    raise _limit(element, "số phần tử vượt quá", "element count exceeds",
-                                 limits.max_elements)
-                if element.tag == _ATTACHMENT:
-                    attachments += 1
-                    if attachments > limits.max_attachments:
-                        raise _limit(element, "số tệp đính kèm vượt quá",
-                                     "attachment count exceeds", limits.max_attachments)
-        root = parser.close()
+        root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(exc, data) from None
     if root.getroottree().docinfo.doctype:  # belt and braces after the byte check
         raise _dtd_error()
+    _check_shape(root, limits)
     return root
+
+
+def _check_shape(root: etree._Element, limits: Limits) -> None:
+    depth = elements = attachments = 0
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if event == "end":
+            depth -= 1
+            continue
+        depth += 1
+        elements += 1
+        if depth > limits.max_depth:
+            raise _limit(element, "độ sâu phần tử vượt quá", "element depth exceeds",
+                         limits.max_depth)
+        if elements > limits.max_elements:
+            raise _limit(element, "số phần tử vượt quá", "element count exceeds",
+                         limits.max_elements)
+        if element.tag == _ATTACHMENT:
+            attachments += 1
+            if attachments > limits.max_attachments:
+                raise _limit(element, "số tệp đính kèm vượt quá", "attachment count exceeds",
+                             limits.max_attachments)
 
 
 def _limit(element: etree._Element, vi: str, en: str, limit: int) -> EdxmlError:

@@ -34,7 +34,21 @@ class _Out:
     """Indented text with the SDK's conventions."""
 
     def __init__(self) -> None:
-        self.parts: list[str] = []
+        self.parts: list[str | bytes] = []  # bytes: attachment payloads, kept out of str
+
+    def result(self) -> bytes:
+        """UTF-8 bytes, joining text runs once and payloads without re-encoding them."""
+        chunks: list[bytes] = []
+        run: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                run.append(part)
+                continue
+            chunks.append("".join(run).encode("utf-8"))
+            chunks.append(part)
+            run = []
+        chunks.append("".join(run).encode("utf-8"))
+        return b"".join(chunks)
 
     def open(self, depth: int, name: str, attrs: str = "", prefixed: bool = True) -> None:
         tag = _P + name if prefixed else name
@@ -155,7 +169,7 @@ def _build_document(package: DocumentPackage) -> bytes:
     if package.attachments:
         _attachments(out, package.attachments, cids)
     out.parts.append("</edXML>" + EOL)
-    return "".join(out.parts).encode("utf-8")
+    return out.result()
 
 
 def _content_ids(items: list[Attachment]) -> list[str]:
@@ -182,10 +196,14 @@ def _attachments(out: _Out, items: list[Attachment], cids: list[str]) -> None:
         out.leaf(3, "AttachmentName", attachment.name, path, prefixed=False)
         out.leaf(3, "Description", attachment.description, path, prefixed=False)
         out.leaf(3, "ContentType", attachment.content_type, path, prefixed=False)
-        _escape(attachment.zip_entry_name, path + "/ContentTransferEncoded")
-        encoded = zipper.pack(attachment.zip_entry_name, attachment.data)
-        out.parts.append(f'      <{_P}ContentTransferEncoded xmlns:edXML="{spec.NS}">{encoded}'
-                         f"</{_P}ContentTransferEncoded>{EOL}")
+        entry = attachment.zip_entry_name
+        _escape(entry, path + "/ContentTransferEncoded")
+        if entry.endswith(("/", "\\")):
+            raise EdxmlError(f"Tên tệp trong ZIP không hợp lệ {entry!r}",
+                             f"invalid ZIP entry name {entry!r}", path=path)
+        out.parts.append(f'      <{_P}ContentTransferEncoded xmlns:edXML="{spec.NS}">')
+        out.parts.append(zipper.pack(entry, attachment.data))
+        out.parts.append(f"</{_P}ContentTransferEncoded>{EOL}")
         out.close(2, "Attachment", prefixed=False)
     out.close(1, "AttachmentEncoded", prefixed=False)
 
@@ -321,4 +339,4 @@ def _build_status(status: StatusMessage) -> bytes:
     out.close(2, "edXMLHeader")
     out.close(1, "edXMLEnvelope")
     out.parts.append("</edXML>" + EOL)
-    return "".join(out.parts).encode("utf-8")
+    return out.result()

@@ -65,7 +65,7 @@ def create_issue_fields(job) -> list[str]:
     if NUMBER_FIELD in existing or DATE_FIELD in existing:
         return []
     _x1, _y1, _x2, page_h = job.page_box(0)
-    number, date = _find_lines(page_lines(job.data, 0), page_h)
+    number, date = _find_lines(page_lines(job.reader, 0), page_h)
     page_ref = writer.find_page_for_modification(0)[0]
     created = []
     for name, line, style in ((NUMBER_FIELD, number, "serif"), (DATE_FIELD, date, "serif-italic")):
@@ -78,7 +78,7 @@ def create_issue_fields(job) -> list[str]:
             prefix = text[:i]
         elif name == NUMBER_FIELD:
             prefix = "Số: "
-        size = round(line.height, 1)  # pdfminer line height ≈ font size
+        size = round(line.size, 1)
         x1, y1, x2, y2 = line.bbox
         rect = [x1 - 2, y1 - 1, x2 + 2, y2 + 1]
         field = generic.DictionaryObject(

@@ -127,7 +127,7 @@ class PersonalAppearance(Appearance):
             return FieldPlan(name, style, new_spec(name, idx, b), info)
         who = self.signer_name or job.signer.subject_name
         last = job.page_count - 1
-        box = signer_block_box(page_lines(job.data, last), who, img)
+        box = signer_block_box(page_lines(job.reader, last), who, img)
         if box is None:
             raise AppearanceError(
                 f"Không tìm thấy họ tên người ký '{who}' ở trang cuối để đặt chữ ký; dùng "

@@ -4,14 +4,15 @@ that already carries an intact personal signature, and never twice."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyhanko.pdf_utils.form_tools import get_single_field_annot
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko_certvalidator import ValidationContext
 
 from signing.appearances.base import (
@@ -133,10 +134,9 @@ class SealAppearance(Appearance):
         date = self.issue_date or job.signing_time.astimezone(VN_TZ).date()
         filled = fill_issue_fields(job.writer, self.number, date if self.number else None)
         if not self.number:
-            try:
+            # no prepared date field: nothing to fill, nothing required
+            with contextlib.suppress(AppearanceError):
                 filled += fill_issue_fields(job.writer, None, date)
-            except AppearanceError:
-                pass  # no prepared date field: nothing to fill, nothing required
         name = next_field_name(job, SEAL_PREFIX)
         info = {"appearance": self.kind, "filled": filled, "personal_field": personal.field_name}
         d = self.diameter_mm * MM

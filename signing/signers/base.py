@@ -43,7 +43,8 @@ def digest_info(md: str, digest: bytes) -> bytes:
 def raw_ecdsa_to_der(raw: bytes) -> bytes:
     """PKCS#11 and CSC return r||s; CMS wants the DER SEQUENCE."""
     half = len(raw) // 2
-    return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+    r, s = int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+    return encode_dss_signature(r, s)
 
 
 class Signer(_ph.Signer):

@@ -7,12 +7,13 @@ A wrong PIN is reported once and never retried: tokens lock after a few wrong at
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
 import pkcs11
 from asn1crypto import pem, x509
-from pkcs11 import Attribute, KeyType, Mechanism, MGF, ObjectClass
+from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11e
 
 from signing.errors import KeyAccessError
@@ -174,10 +175,8 @@ class Pkcs11Signer(Signer):
             ) from e
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(p11e.PKCS11Error):
             self._session.close()
-        except p11e.PKCS11Error:
-            pass
 
     def __enter__(self):
         return self

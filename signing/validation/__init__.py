@@ -31,6 +31,16 @@ def clear_caches() -> None:
 
 
 __all__ = [
-    "Change", "CmsReport", "Indication", "Level", "Party", "PdfReport", "RevocationStatus",
-    "SignatureReport", "SubIndication", "clear_caches", "verify_cms", "verify_pdf",
+    "Change",
+    "CmsReport",
+    "Indication",
+    "Level",
+    "Party",
+    "PdfReport",
+    "RevocationStatus",
+    "SignatureReport",
+    "SubIndication",
+    "clear_caches",
+    "verify_cms",
+    "verify_pdf",
 ]

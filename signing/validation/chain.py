@@ -71,7 +71,8 @@ def validate_path(
 def _validate(leaf, others, trust: TrustStore, moment: datetime) -> PathResult:
     if trust.empty:
         return PathResult(
-            False, sub_indication=SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+            False,
+            sub_indication=SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
             message="no trust anchors configured",
         )
     context = ValidationContext(
@@ -87,8 +88,9 @@ def _validate(leaf, others, trust: TrustStore, moment: datetime) -> PathResult:
         path = _run(validator.async_validate_usage(set()))
         return PathResult(True, _leaf_first(path))
     except cv_errors.PathBuildingError as exc:
-        return PathResult(False, sub_indication=SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-                          message=str(exc))
+        return PathResult(
+            False, sub_indication=SubIndication.NO_CERTIFICATE_CHAIN_FOUND, message=str(exc)
+        )
     except cv_errors.ExpiredError as exc:
         return PathResult(False, _path_of(exc), SubIndication.OUT_OF_BOUNDS_NO_POE, str(exc))
     except cv_errors.NotYetValidError as exc:
@@ -100,8 +102,11 @@ def _validate(leaf, others, trust: TrustStore, moment: datetime) -> PathResult:
     except (cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as exc:
         return PathResult(False, _path_of(exc), SubIndication.CHAIN_CONSTRAINTS_FAILURE, str(exc))
     except Exception as exc:  # never let a library error crash a verification
-        return PathResult(False, sub_indication=SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                          message=f"{type(exc).__name__}: {exc}")
+        return PathResult(
+            False,
+            sub_indication=SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            message=f"{type(exc).__name__}: {exc}",
+        )
 
 
 def _path_of(exc) -> tuple:

@@ -25,28 +25,41 @@ _MESSAGES = {
     "form_filling": ("điền biểu mẫu", "form filling"),
     "annotations": ("thêm hoặc sửa chú thích", "annotations added or changed"),
     "signature_added": ("thêm chữ ký số sau", "later signature added"),
-    "validation_data": ("bổ sung dữ liệu kiểm tra (DSS, dấu thời gian)", "validation data (DSS, time-stamps)"),
+    "validation_data": (
+        "bổ sung dữ liệu kiểm tra (DSS, dấu thời gian)",
+        "validation data (DSS, time-stamps)",
+    ),
     "metadata": ("cập nhật siêu dữ liệu", "metadata updated"),
     "pages_added": ("trang được thêm sau khi ký", "a page was added after signing"),
     "pages_removed": ("trang bị xóa sau khi ký", "pages were removed after signing"),
     "pages_replaced": ("trang bị thay thế hoặc sắp xếp lại", "pages were replaced or reordered"),
     "content_replaced": ("nội dung trang bị thay đổi", "page content was replaced"),
     "signature_dictionary_edited": (
-        "từ điển chữ ký bị sửa sau khi ký", "the signature dictionary was edited after signing"),
+        "từ điển chữ ký bị sửa sau khi ký",
+        "the signature dictionary was edited after signing",
+    ),
     "objects_replaced": (
         "đối tượng đã ký bị thay thế (có thể là tấn công che giấu nội dung)",
-        "signed objects were replaced (possible shadow attack)"),
+        "signed objects were replaced (possible shadow attack)",
+    ),
     "catalog_modified": ("danh mục tài liệu bị thay đổi", "the document catalog was changed"),
     "objects_removed": ("đối tượng đã ký bị xóa", "signed objects were removed"),
-    "form_structure_changed": ("cấu trúc trường biểu mẫu bị thay đổi", "form field properties changed"),
+    "form_structure_changed": (
+        "cấu trúc trường biểu mẫu bị thay đổi",
+        "form field properties changed",
+    ),
     "docmdp_violation": (
         "thay đổi vượt quá quyền cho phép của chữ ký chứng thực",
-        "changes exceed the permissions of the certification signature"),
+        "changes exceed the permissions of the certification signature",
+    ),
     "unreadable_update": (
-        "phần cập nhật sau khi ký không đọc được", "the update made after signing cannot be read"),
+        "phần cập nhật sau khi ký không đọc được",
+        "the update made after signing cannot be read",
+    ),
     "signature_dictionary_copied": (
         "từ điển chữ ký bị sao chép ra ngoài vùng đã ký (giả mạo)",
-        "the signature dictionary was copied outside the signed range (spoofing)"),
+        "the signature dictionary was copied outside the signed range (spoofing)",
+    ),
 }
 ALLOWED = {"form_filling", "annotations", "signature_added", "validation_data", "metadata"}
 
@@ -56,13 +69,17 @@ _ROOT_ALLOWED = {"/AcroForm", "/DSS", "/Metadata", "/Extensions", "/MarkInfo", "
 _ANNOT_NAMES_OK = {"/AP", "/Dests"}
 
 
-def make_change(kind: str, objects: Iterable[int] = (), revision: int | None = None,
-                allowed: bool | None = None) -> Change:
+def make_change(
+    kind: str, objects: Iterable[int] = (), revision: int | None = None, allowed: bool | None = None
+) -> Change:
     vi, en = _MESSAGES[kind]
     return Change(
-        kind=kind, allowed=kind in ALLOWED if allowed is None else allowed,
-        description_vi=vi, description_en=en,
-        objects=tuple(sorted(set(objects))), revision=revision,
+        kind=kind,
+        allowed=kind in ALLOWED if allowed is None else allowed,
+        description_vi=vi,
+        description_en=en,
+        objects=tuple(sorted(set(objects))),
+        revision=revision,
     )
 
 
@@ -186,8 +203,17 @@ def _annots_kind(old, new) -> str:
 
 
 def classify_object(
-    ref, old, new, *, old_resolver: HistoricalResolver, root_ref, info_ref, sig_refs: set,
-    appearance_refs, final_pages: int | None, signed_pages: int | None, dss_refs=frozenset(),
+    ref,
+    old,
+    new,
+    *,
+    old_resolver: HistoricalResolver,
+    root_ref,
+    info_ref,
+    sig_refs: set,
+    appearance_refs,
+    page_counts,
+    dss_refs=frozenset(),
 ) -> str | None:
     """Kind of change that rewriting ``old`` into ``new`` represents (None if nothing changed)."""
     if old == new:
@@ -199,7 +225,7 @@ def classify_object(
             return "catalog_modified"
         changed = _changed_keys(old, new)
         if "/Pages" in changed:
-            return _pages_kind(signed_pages, final_pages)
+            return _pages_kind(*page_counts())
         extra = changed - _ROOT_ALLOWED
         if "/Names" in extra:
             names = _deref(_get(new, "/Names"))
@@ -227,7 +253,7 @@ def classify_object(
     if typ in ("/Sig", "/DocTimeStamp"):
         return "signature_dictionary_edited"
     if typ == "/Pages" or "/Kids" in old and "/Count" in old:
-        return _pages_kind(signed_pages, final_pages)
+        return _pages_kind(*page_counts())
     if typ == "/Page":
         if not isinstance(new, generic.DictionaryObject):
             return "content_replaced"
@@ -245,8 +271,13 @@ def classify_object(
         return "objects_replaced"
     if "/FT" in old or _get(old, "/Subtype") == "/Widget":
         changed = _changed_keys(old, new)
-        if "/V" in changed and _get(old, "/V") is not None and (
-            _get(old, "/FT") == "/Sig" or isinstance(_deref(_get(old, "/V")), generic.DictionaryObject)
+        if (
+            "/V" in changed
+            and _get(old, "/V") is not None
+            and (
+                _get(old, "/FT") == "/Sig"
+                or isinstance(_deref(_get(old, "/V")), generic.DictionaryObject)
+            )
         ):
             return "signature_dictionary_edited"
         if changed <= _FIELD_VALUE_KEYS | {"/Kids"}:
@@ -274,8 +305,9 @@ def _pages_kind(signed: int | None, final: int | None) -> str:
     return "pages_replaced"
 
 
-def analyse(reader: PdfFileReader, signed_revision: int, sig_refs: set,
-            docmdp: int | None = None) -> list[Change]:
+def analyse(
+    reader: PdfFileReader, signed_revision: int, sig_refs: set, docmdp: int | None = None
+) -> list[Change]:
     """Every change in revisions after ``signed_revision``, classified."""
     total = reader.xrefs.total_revisions
     if signed_revision >= total - 1:
@@ -298,6 +330,12 @@ def analyse(reader: PdfFileReader, signed_revision: int, sig_refs: set,
         cache: dict[str, set] = {}
 
         dss_refs = _dss_refs(old_res)
+        page_counts: dict[int, int | None] = {}
+
+        def counts(res, _memo=page_counts):
+            if id(res) not in _memo:
+                _memo[id(res)] = _page_count(res)
+            return _memo[id(res)]
 
         def appearance_refs(_res=old_res, _cache=cache):
             if "ap" not in _cache:
@@ -306,18 +344,22 @@ def analyse(reader: PdfFileReader, signed_revision: int, sig_refs: set,
 
         for ref in sorted(reader.xrefs.explicit_refs_in_revision(rev), key=lambda r: r.idnum):
             if reader.xrefs.get_introducing_revision(ref) == rev:
-                new = _safe(new_res, ref)
-                kind = _new_object_kind(new)
-                if kind:
-                    found.setdefault(kind, set()).add(ref.idnum)
-                    revs.setdefault(kind, rev)
+                # New objects matter only through the existing objects that now point to them
+                # (a page's /Annots, the AcroForm, the catalog), classified below; an object
+                # nothing points to cannot change what is displayed.
                 continue
             old = _safe(old_res, ref)
             new = _safe(new_res, ref)
             kind = classify_object(
-                ref, old, new, old_resolver=old_res, root_ref=root_ref, info_ref=info_ref,
-                sig_refs=sig_refs, appearance_refs=appearance_refs,
-                final_pages=_page_count(new_res), signed_pages=_page_count(old_res),
+                ref,
+                old,
+                new,
+                old_resolver=old_res,
+                root_ref=root_ref,
+                info_ref=info_ref,
+                sig_refs=sig_refs,
+                appearance_refs=appearance_refs,
+                page_counts=lambda _o=old_res, _n=new_res: (_page_count(_o), _page_count(_n)),
                 dss_refs=dss_refs,
             )
             if kind:
@@ -358,18 +400,3 @@ def _safe(resolver: HistoricalResolver, ref):
         return resolver(ref)
     except Exception:
         return None
-
-
-def _new_object_kind(obj) -> str | None:
-    if not isinstance(obj, generic.DictionaryObject):
-        return None
-    typ = _get(obj, "/Type")
-    if typ == "/Sig":
-        return "signature_added"
-    if typ in ("/DocTimeStamp", "/DSS", "/VRI"):
-        return "validation_data"
-    if _get(obj, "/Subtype") == "/Widget" or _get(obj, "/FT") is not None:
-        return None  # accounted for with the field it belongs to
-    if typ == "/Annot" or ("/Subtype" in obj and "/Rect" in obj):
-        return "annotations"
-    return None

@@ -22,14 +22,32 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 # Circular 15/2025: SHA-2, SHA-3 families only. SHA-1/MD5 are reported as legacy.
 ALLOWED_DIGESTS = {
-    "sha224", "sha256", "sha384", "sha512", "sha512_224", "sha512_256",
-    "sha3_224", "sha3_256", "sha3_384", "sha3_512", "shake128", "shake256",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "sha512_224",
+    "sha512_256",
+    "sha3_224",
+    "sha3_256",
+    "sha3_384",
+    "sha3_512",
+    "shake128",
+    "shake256",
 }
 _HASHES = {
-    "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha512_224": hashes.SHA512_224,
-    "sha512_256": hashes.SHA512_256, "sha3_224": hashes.SHA3_224, "sha3_256": hashes.SHA3_256,
-    "sha3_384": hashes.SHA3_384, "sha3_512": hashes.SHA3_512, "md5": hashes.MD5,
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha512_224": hashes.SHA512_224,
+    "sha512_256": hashes.SHA512_256,
+    "sha3_224": hashes.SHA3_224,
+    "sha3_256": hashes.SHA3_256,
+    "sha3_384": hashes.SHA3_384,
+    "sha3_512": hashes.SHA3_512,
+    "md5": hashes.MD5,
 }
 OID_TIMESTAMP_TOKEN = "1.2.840.113549.1.9.16.2.14"
 OID_ADBE_REVOCATION = "adobe_revocation_info_archival"
@@ -106,8 +124,15 @@ def certificates(sd: cms.SignedData) -> list[x509.Certificate]:
 def find_signer_cert(sid: cms.SignerIdentifier, certs: list[x509.Certificate]):
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
-        for c in certs:
-            if c.serial_number == ias["serial_number"].native and c.issuer == ias["issuer"]:
+        serial = ias["serial_number"].native
+        issuer = ias["issuer"]
+        issuer_der = issuer.dump()
+        matching = [c for c in certs if c.serial_number == serial]
+        for c in matching:  # byte-equal names first: RFC 4518 comparison is slow
+            if c.issuer.dump() == issuer_der:
+                return c
+        for c in matching:
+            if c.issuer == issuer:
                 return c
     else:
         ski = sid.chosen.native
@@ -161,11 +186,21 @@ def verify_raw_signature(
         raise InvalidSignature(f"unsupported key type {type(key).__name__}")
 
 
+_KEY_BITS: dict[bytes, int | None] = {}
+
+
 def key_bits(cert: x509.Certificate) -> int | None:
-    try:
-        return cert.public_key.bit_size
-    except Exception:
-        return None
+    """Key size (memoised by certificate: asn1crypto recomputes it from the modulus)."""
+    key = cert.sha256
+    if key not in _KEY_BITS:
+        try:
+            bits = cert.public_key.bit_size
+        except Exception:
+            bits = None
+        if len(_KEY_BITS) > 10_000:
+            _KEY_BITS.clear()
+        _KEY_BITS[key] = bits
+    return _KEY_BITS[key]
 
 
 def check_signer(
@@ -216,7 +251,8 @@ def check_signer(
             except Exception:
                 facts.problems.append("unreadable signingTime attribute")
         facts.has_signing_certificate_attr = bool(
-            _attr(signed_attrs, "signing_certificate_v2") or _attr(signed_attrs, "signing_certificate")
+            _attr(signed_attrs, "signing_certificate_v2")
+            or _attr(signed_attrs, "signing_certificate")
         )
         rev = _attr(signed_attrs, OID_ADBE_REVOCATION)
         if rev is not None:
@@ -288,8 +324,12 @@ def check_timestamp_token(
             return h.digest()
 
         inner = check_signer(
-            sd, signer_info, digest_of, content_for_unsigned=lambda: tst_der,
-            extra_certs=extra_certs, with_timestamp=False,
+            sd,
+            signer_info,
+            digest_of,
+            content_for_unsigned=lambda: tst_der,
+            extra_certs=extra_certs,
+            with_timestamp=False,
         )
         ts.tsa_cert = inner.signer_cert
         ts.certs = inner.certs

@@ -9,7 +9,13 @@ from asn1crypto import pem
 
 from signing.trust import TrustStore
 from signing.validation import revocation as revocation_mod
-from signing.validation.cms import CmsFormatError, SignerFacts, check_signer, load_signed_data, new_hasher
+from signing.validation.cms import (
+    CmsFormatError,
+    SignerFacts,
+    check_signer,
+    load_signed_data,
+    new_hasher,
+)
 from signing.validation.judge import Options, fill_identity, judge
 from signing.validation.report import (
     CmsReport,
@@ -63,6 +69,7 @@ def verify_cms(
         return _failed("the given content differs from the content inside the signature")
     sigs: list[SignatureReport] = []
     for i, si in enumerate(sd["signer_infos"]):
+
         def digest_of(algo: str, _data=signed) -> bytes:
             h = new_hasher(algo)
             h.update(_data)
@@ -73,8 +80,12 @@ def verify_cms(
         except Exception as exc:
             facts = SignerFacts()
             facts.problems.append(f"{type(exc).__name__}: {exc}")
-        sig = SignatureReport(field=f"signer {i + 1}", indication=Indication.INDETERMINATE,
-                              sub_indication=None, facts=Facts())
+        sig = SignatureReport(
+            field=f"signer {i + 1}",
+            indication=Indication.INDETERMINATE,
+            sub_indication=None,
+            facts=Facts(),
+        )
         sig.facts.coverage = "entire_content"
         fill_identity(sig, facts)
         ts_ok = facts.timestamp is not None and facts.timestamp.intact
@@ -90,8 +101,10 @@ def verify_cms(
 
 def _failed(reason: str) -> CmsReport:
     return CmsReport(
-        indication=Indication.TOTAL_FAILED, sub_indication=SubIndication.FORMAT_FAILURE,
-        signatures=[], errors=[reason],
+        indication=Indication.TOTAL_FAILED,
+        sub_indication=SubIndication.FORMAT_FAILURE,
+        signatures=[],
+        errors=[reason],
         summary_vi=f"Chữ ký CMS không đọc được: {reason}",
         summary_en=f"The CMS signature could not be read: {reason}",
     )

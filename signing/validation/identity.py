@@ -37,9 +37,7 @@ def _values(name: x509.Name, key: str) -> list[str]:
 def parse_ids(name: x509.Name) -> dict[str, str]:
     """Identifiers found in UID (and, as some CAs do, in CN/serialNumber) with their prefix."""
     ids: dict[str, str] = {}
-    candidates = (
-        _values(name, _UID_OID) + _values(name, "user_id") + _values(name, "serial_number")
-    )
+    candidates = _values(name, _UID_OID) + _values(name, "user_id") + _values(name, "serial_number")
     for raw in candidates:
         for part in re.split(r"[,;]", raw):
             m = _ID_RE.match(part)
@@ -58,7 +56,21 @@ def classify(ids: dict[str, str]) -> str:
     return "unknown"
 
 
+_PARTIES: dict[bytes, Party] = {}
+
+
 def party(cert: x509.Certificate) -> Party:
+    """The holder of ``cert`` (memoised: the same signers sign thousands of documents)."""
+    key = cert.sha256
+    found = _PARTIES.get(key)
+    if found is None:
+        if len(_PARTIES) > 10_000:
+            _PARTIES.clear()
+        found = _PARTIES[key] = _party(cert)
+    return found
+
+
+def _party(cert: x509.Certificate) -> Party:
     subject = cert.subject
     ids = parse_ids(subject)
     first = lambda key: (_values(subject, key) or [None])[0]  # noqa: E731
@@ -77,6 +89,17 @@ def party(cert: x509.Certificate) -> Party:
     )
 
 
+_DISPLAY: dict[bytes, str] = {}
+
+
 def display_name(name: x509.Name) -> str:
-    cn = _values(name, "common_name")
-    return cn[0] if cn else name.human_friendly
+    """The CN of a name, else its readable form (memoised: chains repeat across documents)."""
+    key = name.dump()
+    found = _DISPLAY.get(key)
+    if found is None:
+        cn = _values(name, "common_name")
+        found = cn[0] if cn else name.human_friendly
+        if len(_DISPLAY) > 10_000:
+            _DISPLAY.clear()
+        _DISPLAY[key] = found
+    return found

@@ -93,8 +93,7 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
         _set(sig, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
         return
     leaf = facts.signer_cert
-    ts_ok = facts.timestamp is not None and facts.timestamp.intact and facts.timestamp.crypto_valid
-    poe = facts.timestamp.time if ts_ok else None
+    poe = _proof_of_existence(sig, facts, opts)
     not_before = leaf["tbs_certificate"]["validity"]["not_before"].native
     not_after = leaf["tbs_certificate"]["validity"]["not_after"].native
     claimed = poe or facts.signing_time
@@ -105,7 +104,9 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
         _set(sig, Indication.TOTAL_FAILED, SubIndication.EXPIRED)
         return
     if facts.weak_algorithm:
-        sig.warnings.append(f"algorithm below Circular 15/2025 requirements: {facts.weak_algorithm}")
+        sig.warnings.append(
+            f"algorithm below Circular 15/2025 requirements: {facts.weak_algorithm}"
+        )
         _set(sig, Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)
         return
     candidates = list(facts.certs) + list(extra)
@@ -121,7 +122,8 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
         _set(sig, Indication.INDETERMINATE, result.sub_indication)
         return
     checker = revocation_mod.Checker(
-        mode=opts.revocation, timeout=opts.timeout,
+        mode=opts.revocation,
+        timeout=opts.timeout,
         embedded_ocsp=tuple(ocsps) + tuple(facts.embedded_ocsp),
         embedded_crls=tuple(crls) + tuple(facts.embedded_crls),
     )
@@ -143,6 +145,21 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
         if info.status is RevocationStatus.NOT_CHECKED and idx == 0:
             sig.warnings.append("revocation status was not checked (checking switched off)")
     _set(sig, Indication.TOTAL_PASSED, None)
+
+
+def _proof_of_existence(sig, facts: SignerFacts, opts: Options) -> datetime | None:
+    """The time-stamp's time, if the token verifies and its TSA chains to a trusted root."""
+    ts = facts.timestamp
+    if ts is None or not (ts.intact and ts.crypto_valid) or ts.tsa_cert is None or ts.time is None:
+        return None
+    tsa = chain.validate_path(ts.tsa_cert, list(ts.certs) + list(facts.certs), opts.trust, ts.time)
+    if not tsa.ok:
+        sig.warnings.append(
+            f"time-stamp authority not trusted, time-stamp not used as proof: "
+            f"{tsa.message or tsa.sub_indication}"
+        )
+        return None
+    return ts.time
 
 
 def _revocation_verdict(

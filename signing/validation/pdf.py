@@ -17,13 +17,12 @@ from datetime import datetime
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import x509
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signing.trust import TrustStore
 from signing.validation import changes as changes_mod
 from signing.validation import revocation as revocation_mod
-from signing.validation import structure
+from signing.validation import speedups, structure
 from signing.validation.cms import (
     CmsFormatError,
     SignerFacts,
@@ -45,6 +44,7 @@ from signing.validation.report import (
 )
 
 log = logging.getLogger(__name__)
+speedups.install()
 _PKCS7_SUBFILTERS = {"adbe.pkcs7.detached", "adbe.pkcs7.sha1"}
 _CACHE: OrderedDict[tuple, PdfReport] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -81,8 +81,12 @@ def verify_pdf(
     data = bytes(data)
     digest = hashlib.sha256(data).hexdigest()
     key = (
-        digest, trust.fingerprint(), at.isoformat() if at else None, revocation,
-        revocation_bucket(), timeout,
+        digest,
+        trust.fingerprint(),
+        at.isoformat() if at else None,
+        revocation,
+        revocation_bucket(),
+        timeout,
     )
     if use_cache:
         with _CACHE_LOCK:
@@ -113,8 +117,10 @@ def revocation_bucket() -> int:
 
 def _unreadable(reason: str, signatures: list[SignatureReport] | None = None) -> PdfReport:
     r = PdfReport(
-        indication=Indication.TOTAL_FAILED, sub_indication=SubIndication.FORMAT_FAILURE,
-        signatures=signatures or [], errors=[reason],
+        indication=Indication.TOTAL_FAILED,
+        sub_indication=SubIndication.FORMAT_FAILURE,
+        signatures=signatures or [],
+        errors=[reason],
     )
     r.summary_vi = f"Không đọc được tài liệu: {reason}"
     r.summary_en = f"The document could not be read: {reason}"
@@ -132,8 +138,10 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
         if reader.encrypted:
             result = reader.decrypt(b"")
             if not getattr(result, "status", None) or result.status.name == "FAILED":
-                return _unreadable("the PDF is encrypted with a password; signatures cannot be read — "
-                                   "ask the sender for an unencrypted copy")
+                return _unreadable(
+                    "the PDF is encrypted with a password; signatures cannot be read — "
+                    "ask the sender for an unencrypted copy"
+                )
         embedded = list(reader.embedded_signatures)
     except Exception as exc:
         reason = f"PDF structure unreadable: {type(exc).__name__}: {exc}"
@@ -147,7 +155,8 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
         report = PdfReport(
             indication=Indication.INDETERMINATE,
             sub_indication=SubIndication.SIG_CONSTRAINTS_FAILURE,
-            signatures=[], errors=["the document has no signature"],
+            signatures=[],
+            errors=["the document has no signature"],
         )
         report.summary_vi = "Tài liệu không có chữ ký số."
         report.summary_en = "The document carries no digital signature."
@@ -157,8 +166,9 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
 
 def _finish(sigs: list[SignatureReport], data: bytes, extra_errors=()) -> PdfReport:
     ind, sub = overall([(s.indication, s.sub_indication) for s in sigs])
-    report = PdfReport(indication=ind, sub_indication=sub, signatures=sigs,
-                       errors=list(extra_errors))
+    report = PdfReport(
+        indication=ind, sub_indication=sub, signatures=sigs, errors=list(extra_errors)
+    )
     report.decree30 = decree30(sigs)
     for s in sigs:
         report.warnings.extend(f"{s.field}: {w}" for w in s.warnings)
@@ -216,12 +226,15 @@ def _signed_revision(reader: PdfFileReader, signed_end: int) -> int | None:
 
 
 def _match_raw(raw: list[structure.RawSignature], br: list[int], contents: bytes):
-    best = None
-    for r in raw:
-        if r.byte_range == br and r.contents.rstrip(b"\x00") == contents.rstrip(b"\x00"):
-            if best is None or (r.contents_start == br[1] if len(br) > 1 else False):
-                best = r
-    return best
+    """The dictionary in the bytes carrying this /ByteRange and /Contents; the one whose
+    /Contents sits in the gap wins over copies elsewhere (spoofing)."""
+    same = [
+        r
+        for r in raw
+        if r.byte_range == br and r.contents.rstrip(b"\x00") == contents.rstrip(b"\x00")
+    ]
+    in_gap = [r for r in same if len(br) > 1 and r.contents_start == br[1]]
+    return (in_gap or same or [None])[0]
 
 
 def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureReport]:
@@ -238,8 +251,9 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
                 continue
         except Exception:
             continue
-        reports.append(_one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps,
-                                   dss_crls))
+        reports.append(
+            _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls)
+        )
     for sig in reports:
         if sig.level is Level.B_LT and any(
             sig.revision is not None and r > sig.revision for r in doc_ts_revisions
@@ -255,14 +269,21 @@ def _check_doc_timestamp(data, es, reader) -> int | None:
     tst = sd["encap_content_info"]["content"].parsed
     imprint = tst["message_imprint"]
     algo = imprint["hash_algorithm"]["algorithm"].native
-    if hash_ranges(data, [(br[0], br[1]), (br[2], br[3])], algo) != imprint["hashed_message"].native:
+    if (
+        hash_ranges(data, [(br[0], br[1]), (br[2], br[3])], algo)
+        != imprint["hashed_message"].native
+    ):
         return None
     return _signed_revision(reader, br[2] + br[3])
 
 
 def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls):
-    sig = SignatureReport(field=str(es.field_name), indication=Indication.INDETERMINATE,
-                          sub_indication=None, facts=Facts())
+    sig = SignatureReport(
+        field=str(es.field_name),
+        indication=Indication.INDETERMINATE,
+        sub_indication=None,
+        facts=Facts(),
+    )
     try:
         br = [int(x) for x in es.byte_range]
     except Exception:
@@ -273,11 +294,14 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
     match = _match_raw(raw, br, es.pkcs7_content)
     if match is None:
         sig.facts.format_problems.append(
-            "the signature dictionary is not where its /ByteRange says (not found in the bytes)")
+            "the signature dictionary is not where its /ByteRange says (not found in the bytes)"
+        )
     else:
         sig.facts.format_problems.extend(structure.check_byte_range(data, match))
     signed_end = br[2] + br[3] if len(br) == 4 else 0
-    ranges_ok = len(br) == 4 and 0 <= br[0] and br[0] + br[1] <= len(data) and signed_end <= len(data)
+    ranges_ok = (
+        len(br) == 4 and br[0] >= 0 and br[0] + br[1] <= len(data) and signed_end <= len(data)
+    )
     sr = _signed_revision(reader, signed_end) if ranges_ok else None
     sig.revision = sr
     sig.facts.coverage = _coverage(data, br, sig.facts.format_problems, sr)
@@ -294,11 +318,13 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
         intro = reader.xrefs.get_introducing_revision(sig_ref)
         last = reader.xrefs.get_last_change(sig_ref)
         if intro > sr:
-            sig.facts.changes.append(changes_mod.make_change(
-                "signature_dictionary_copied", [sig_ref.idnum], intro))
+            sig.facts.changes.append(
+                changes_mod.make_change("signature_dictionary_copied", [sig_ref.idnum], intro)
+            )
         elif last > sr:
-            sig.facts.changes.append(changes_mod.make_change(
-                "signature_dictionary_edited", [sig_ref.idnum], last))
+            sig.facts.changes.append(
+                changes_mod.make_change("signature_dictionary_edited", [sig_ref.idnum], last)
+            )
         try:
             docmdp = es.docmdp_level
             level = int(docmdp.value) if docmdp is not None else None
@@ -311,8 +337,7 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
     elif ranges_ok and sr is None:
         sig.facts.format_problems.append("the signed bytes do not contain a complete revision")
     sig.level = _level(sig.facts.subfilter, facts, bool(dss_ocsps or dss_crls))
-    judge(sig, facts, opts, extra_certs=dss_certs, embedded_ocsp=dss_ocsps,
-          embedded_crls=dss_crls)
+    judge(sig, facts, opts, extra_certs=dss_certs, embedded_ocsp=dss_ocsps, embedded_crls=dss_crls)
     return sig
 
 
@@ -366,33 +391,45 @@ def _level(subfilter: str | None, facts: SignerFacts, dss_revinfo: bool) -> Leve
 # Reading from the bytes alone (the parser gave up)
 
 
-def _from_bytes(data: bytes, raw: list[structure.RawSignature], reason: str,
-                opts: Options) -> list[SignatureReport]:
+def _from_bytes(
+    data: bytes, raw: list[structure.RawSignature], reason: str, opts: Options
+) -> list[SignatureReport]:
     groups: dict[tuple, list[structure.RawSignature]] = {}
     for r in raw:
         groups.setdefault(r.key, []).append(r)
     reports = []
     for members in groups.values():
-        genuine = [m for m in members if len(m.byte_range) == 4 and m.contents_start == m.byte_range[1]]
+        genuine = [
+            m for m in members if len(m.byte_range) == 4 and m.contents_start == m.byte_range[1]
+        ]
         main = genuine[0] if genuine else members[0]
         if main.sig_type == "DocTimeStamp":
             continue
-        sig = SignatureReport(field=f"#{main.obj_num}" if main.obj_num is not None else None,
-                              indication=Indication.INDETERMINATE, sub_indication=None)
+        sig = SignatureReport(
+            field=f"#{main.obj_num}" if main.obj_num is not None else None,
+            indication=Indication.INDETERMINATE,
+            sub_indication=None,
+        )
         sig.facts.byte_range = main.byte_range
         sig.facts.subfilter = main.subfilter
         sig.facts.format_problems.extend(structure.check_byte_range(data, main))
         sig.facts.problems.append(reason)
         if len(members) > 1:
-            sig.facts.changes.append(changes_mod.make_change(
-                "signature_dictionary_copied",
-                [m.obj_num for m in members if m is not main and m.obj_num is not None]))
+            sig.facts.changes.append(
+                changes_mod.make_change(
+                    "signature_dictionary_copied",
+                    [m.obj_num for m in members if m is not main and m.obj_num is not None],
+                )
+            )
         if len(main.byte_range) == 4 and main.signed_end < len(data):
             later = [e for e in structure.revision_ends(data) if e > main.signed_end]
             if later:
                 sig.facts.changes.append(changes_mod.make_change("unreadable_update"))
-        sig.facts.coverage = "unclear" if sig.facts.format_problems else (
-            "entire_file" if main.signed_end == len(data) else "entire_revision")
+        sig.facts.coverage = (
+            "unclear"
+            if sig.facts.format_problems
+            else ("entire_file" if main.signed_end == len(data) else "entire_revision")
+        )
         br = main.byte_range
         ranges_ok = len(br) == 4 and min(br) >= 0 and br[2] + br[3] <= len(data)
         try:
@@ -431,7 +468,8 @@ def decree30(sigs: list[SignatureReport]) -> Decree30Check:
         missing_vi = "chữ ký cá nhân" if not personal else "chữ ký của cơ quan"
         missing_en = "personal signature" if not personal else "agency signature"
         return Decree30Check(
-            True, False,
+            True,
+            False,
             f"Văn bản chính thiếu {missing_vi} (Nghị định 30/2020: người có thẩm quyền ký, "
             "sau đó cơ quan ký số).",
             f"Main document lacks a {missing_en} (Decree 30/2020: the competent person signs, "
@@ -442,12 +480,14 @@ def decree30(sigs: list[SignatureReport]) -> Decree30Check:
     valid = lambda i: sigs[i].indication is not Indication.TOTAL_FAILED  # noqa: E731
     if later_agency and valid(first_personal) and valid(later_agency[0]):
         return Decree30Check(
-            True, True,
+            True,
+            True,
             "Đúng trình tự Nghị định 30/2020: chữ ký cá nhân, sau đó chữ ký cơ quan.",
             "Decree 30/2020 order respected: personal signature, then the agency's.",
         )
     return Decree30Check(
-        True, False,
+        True,
+        False,
         "Sai trình tự Nghị định 30/2020: chữ ký cơ quan phải đặt sau chữ ký cá nhân "
         "và cả hai phải còn nguyên vẹn.",
         "Decree 30/2020 order not respected: the agency signature must follow the personal one "

@@ -248,9 +248,9 @@ class CmsReport:
         }
 
 
-def overall(indications: list[tuple[Indication, SubIndication | None]]) -> tuple[
-    Indication, SubIndication | None
-]:
+def overall(
+    indications: list[tuple[Indication, SubIndication | None]],
+) -> tuple[Indication, SubIndication | None]:
     """Worst indication wins: any failure fails the document, any doubt makes it indeterminate."""
     for wanted in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
         for ind, sub in indications:

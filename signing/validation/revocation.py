@@ -30,6 +30,11 @@ DEFAULT_TIMEOUT = 5.0
 _to_crypto_cache: dict[bytes, x509.Certificate] = {}
 _ocsp_cache: dict[tuple, tuple[float, RevocationInfo]] = {}
 _crl_cache: dict[str, tuple[float, x509.CertificateRevocationList | None, str]] = {}
+# URLs that just failed: not retried for DEAD_SECONDS, so a dead responder costs one timeout.
+_dead: dict[str, float] = {}
+DEAD_SECONDS = 60
+# Final answers from the network per (certificate, issuer), reused for the freshness window.
+_status_cache: dict[tuple[bytes, bytes], tuple[float, RevocationInfo]] = {}
 _lock = threading.Lock()
 
 
@@ -41,6 +46,8 @@ def clear_cache() -> None:
     with _lock:
         _ocsp_cache.clear()
         _crl_cache.clear()
+        _status_cache.clear()
+        _dead.clear()
 
 
 def to_crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
@@ -79,17 +86,35 @@ class Checker:
     def status(self, cert: asn1_x509.Certificate, issuer: asn1_x509.Certificate) -> RevocationInfo:
         if self.mode == "off":
             return RevocationInfo(RevocationStatus.NOT_CHECKED, details=["revocation checking off"])
-        c, i = to_crypto(cert), to_crypto(issuer)
         details: list[str] = []
+        key = (cert.sha256, issuer.sha256)
         if self.mode == "online":
-            for url in cert.ocsp_urls:
-                info = self._ocsp_online(c, i, url, details)
-                if info is not None:
-                    return info
-            for url in _crl_urls(cert):
-                info = self._crl_online(c, i, url, details)
-                if info is not None:
-                    return info
+            hit = _status_cache.get(key)
+            if hit is not None and time.time() - hit[0] < FRESHNESS_SECONDS:
+                return hit[1]
+            info = self._online(cert, issuer, details)
+            if info is not None:
+                with _lock:
+                    if len(_status_cache) > 10_000:
+                        _status_cache.clear()
+                    _status_cache[key] = (time.time(), info)
+                return info
+        return self._embedded(cert, issuer, details)
+
+    def _online(self, cert, issuer, details) -> RevocationInfo | None:
+        c, i = to_crypto(cert), to_crypto(issuer)
+        for url in cert.ocsp_urls:
+            info = self._ocsp_online(c, i, url, details)
+            if info is not None:
+                return info
+        for url in _crl_urls(cert):
+            info = self._crl_online(c, i, url, details)
+            if info is not None:
+                return info
+        return None
+
+    def _embedded(self, cert, issuer, details) -> RevocationInfo:
+        c, i = to_crypto(cert), to_crypto(issuer)
         for der in self.embedded_ocsp:
             info = _check_ocsp_response(der, c, i, "embedded OCSP", details)
             if info is not None:
@@ -109,15 +134,20 @@ class Checker:
             hit = _ocsp_cache.get(key)
         if hit and now - hit[0] < FRESHNESS_SECONDS:
             return hit[1]
+        if _recently_dead(url, details):
+            return None
         try:
             req = ocsp.OCSPRequestBuilder().add_certificate(c, i, hashes.SHA1()).build()
             resp = httpx.post(
-                url, content=req.public_bytes(serialization.Encoding.DER),
-                headers={"Content-Type": "application/ocsp-request"}, timeout=self.timeout,
+                url,
+                content=req.public_bytes(serialization.Encoding.DER),
+                headers={"Content-Type": "application/ocsp-request"},
+                timeout=self.timeout,
             )
             resp.raise_for_status()
         except Exception as exc:
             details.append(f"OCSP {url}: {type(exc).__name__} {exc}".strip())
+            _dead[url] = time.time()
             return None
         info = _check_ocsp_response(resp.content, c, i, "OCSP", details)
         if info is not None:
@@ -133,16 +163,27 @@ class Checker:
         if hit and now - hit[0] < FRESHNESS_SECONDS and hit[1] is not None:
             crl = hit[1]
         else:
+            if _recently_dead(url, details):
+                return None
             try:
                 resp = httpx.get(url, timeout=self.timeout)
                 resp.raise_for_status()
                 crl = _load_crl(resp.content)
             except Exception as exc:
                 details.append(f"CRL {url}: {type(exc).__name__} {exc}".strip())
+                _dead[url] = time.time()
                 return None
             with _lock:
                 _crl_cache[url] = (now, crl, url)
         return _check_crl(crl, c, i, "CRL", details)
+
+
+def _recently_dead(url: str, details: list[str]) -> bool:
+    failed_at = _dead.get(url)
+    if failed_at is not None and time.time() - failed_at < DEAD_SECONDS:
+        details.append(f"{url}: did not answer {int(time.time() - failed_at)} s ago, not retried")
+        return True
+    return False
 
 
 def _crl_urls(cert: asn1_x509.Certificate) -> list[str]:
@@ -162,7 +203,9 @@ def _load_crl(der: bytes):
         return x509.load_pem_x509_crl(der)
 
 
-def _check_crl(crl, c: x509.Certificate, i: x509.Certificate, source: str, details) -> RevocationInfo | None:
+def _check_crl(
+    crl, c: x509.Certificate, i: x509.Certificate, source: str, details
+) -> RevocationInfo | None:
     if crl is None:
         return None
     if crl.issuer != i.subject:
@@ -174,8 +217,11 @@ def _check_crl(crl, c: x509.Certificate, i: x509.Certificate, source: str, detai
     now = datetime.now(UTC)
     if entry is not None:
         return RevocationInfo(
-            RevocationStatus.REVOKED, source=source, checked_at=crl.last_update_utc,
-            revoked_at=entry.revocation_date_utc, reason=_crl_reason(entry),
+            RevocationStatus.REVOKED,
+            source=source,
+            checked_at=crl.last_update_utc,
+            revoked_at=entry.revocation_date_utc,
+            reason=_crl_reason(entry),
         )
     if crl.next_update_utc is not None and crl.next_update_utc < now and source == "CRL":
         details.append(f"{source}: CRL expired at {crl.next_update_utc.isoformat()}")
@@ -200,7 +246,8 @@ def _check_ocsp_response(der: bytes, c, i, source: str, details) -> RevocationIn
         return None
     try:
         single = next(
-            s for s in r.responses
+            s
+            for s in r.responses
             if s.serial_number == c.serial_number
             and s.issuer_key_hash == _key_hash(i, s.hash_algorithm)
         )
@@ -211,12 +258,17 @@ def _check_ocsp_response(der: bytes, c, i, source: str, details) -> RevocationIn
         return None
     status = single.certificate_status
     if status == ocsp.OCSPCertStatus.GOOD:
-        return RevocationInfo(RevocationStatus.GOOD, source=source, checked_at=single.this_update_utc)
+        return RevocationInfo(
+            RevocationStatus.GOOD, source=source, checked_at=single.this_update_utc
+        )
     if status == ocsp.OCSPCertStatus.REVOKED:
         reason = single.revocation_reason.name if single.revocation_reason else None
         return RevocationInfo(
-            RevocationStatus.REVOKED, source=source, checked_at=single.this_update_utc,
-            revoked_at=single.revocation_time_utc, reason=reason,
+            RevocationStatus.REVOKED,
+            source=source,
+            checked_at=single.this_update_utc,
+            revoked_at=single.revocation_time_utc,
+            reason=reason,
         )
     details.append(f"{source}: responder does not know the certificate")
     return None
@@ -243,12 +295,20 @@ def _ocsp_signed_ok(r, issuer: x509.Certificate) -> bool:
             delegated = ExtendedKeyUsageOID.OCSP_SIGNING in eku
         except x509.ExtensionNotFound:
             delegated = False
-        if delegated and cert.issuer == issuer.subject and _verify_with(
-            issuer.public_key(), cert.signature, cert.tbs_certificate_bytes,
-            cert.signature_hash_algorithm,
+        if (
+            delegated
+            and cert.issuer == issuer.subject
+            and _verify_with(
+                issuer.public_key(),
+                cert.signature,
+                cert.tbs_certificate_bytes,
+                cert.signature_hash_algorithm,
+            )
         ):
             candidates.append(cert)
     return any(
-        _verify_with(cand.public_key(), r.signature, r.tbs_response_bytes, r.signature_hash_algorithm)
+        _verify_with(
+            cand.public_key(), r.signature, r.tbs_response_bytes, r.signature_hash_algorithm
+        )
         for cand in candidates
     )

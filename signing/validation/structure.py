@@ -57,6 +57,27 @@ def _parse_ints(raw: bytes) -> list[int] | None:
         return None
 
 
+def _last_header_before(data: bytes, pos: int):
+    """The last ``N G obj`` header before ``pos`` (searching backwards, not scanning forward)."""
+    limit = max(0, pos - 200_000)
+    end = pos
+    while end > limit:
+        at = data.rfind(b"obj", limit, end)
+        if at == -1:
+            return None
+        h = _OBJ_HEADER.match(data, max(limit, at - 20), at + 3)
+        if h is None:
+            for start in range(max(limit, at - 20), at):
+                h = _OBJ_HEADER.match(data, start, at + 3)
+                if h is not None and h.end() == at + 3:
+                    break
+                h = None
+        if h is not None:
+            return h
+        end = at
+    return None
+
+
 def scan(data: bytes) -> list[RawSignature]:
     """Every dictionary in the bytes that carries a /ByteRange, in file order."""
     found: list[RawSignature] = []
@@ -64,10 +85,7 @@ def scan(data: bytes) -> list[RawSignature]:
         br = _parse_ints(m.group(1))
         if br is None:
             continue
-        window_start = max(0, m.start() - 200_000)
-        header = None
-        for h in _OBJ_HEADER.finditer(data, window_start, m.start()):
-            header = h
+        header = _last_header_before(data, m.start())
         obj_start = header.start() if header else m.start()
         if header is not None and data.find(b"endobj", header.end(), m.start()) != -1:
             header, obj_start = None, m.start()
@@ -123,9 +141,7 @@ def check_byte_range(data: bytes, sig: RawSignature) -> list[str]:
         problems.append("ByteRange points outside the file or its ranges overlap")
         return problems
     if sig.contents_start != b or sig.contents_end != c:
-        problems.append(
-            "the gap left by ByteRange is not this signature's own /Contents value"
-        )
+        problems.append("the gap left by ByteRange is not this signature's own /Contents value")
     if not _EOF_TAIL.search(data[max(0, c + d - 64) : c + d]):
         problems.append("the signed bytes do not end at the end of a revision (%%EOF)")
     return problems

@@ -17,7 +17,9 @@ _VERDICT = {
     Indication.TOTAL_PASSED: ("Chữ ký hợp lệ", "Signature valid"),
     Indication.TOTAL_FAILED: ("Chữ ký không hợp lệ", "Signature invalid"),
     Indication.INDETERMINATE: (
-        "Chưa xác định được tính hợp lệ của chữ ký", "Signature validity could not be established"),
+        "Chưa xác định được tính hợp lệ của chữ ký",
+        "Signature validity could not be established",
+    ),
 }
 _SUB_VI = {
     "HASH_FAILURE": "nội dung đã bị thay đổi sau khi ký",
@@ -87,12 +89,18 @@ def summarise(sig: SignatureReport) -> tuple[str, str]:
     integ_en = "intact" if sig.intact else "NOT intact (signed bytes changed)"
     if sig.intact and forbidden:
         integ_vi = "dữ liệu ký toàn vẹn nhưng tài liệu bị sửa sau khi ký: " + "; ".join(
-            c.description_vi for c in forbidden)
+            c.description_vi for c in forbidden
+        )
         integ_en = "signed bytes intact but the document was modified after signing: " + "; ".join(
-            c.description_en for c in forbidden)
+            c.description_en for c in forbidden
+        )
     elif allowed:
-        integ_vi += "; thay đổi được phép sau khi ký: " + "; ".join(c.description_vi for c in allowed)
-        integ_en += "; allowed changes after signing: " + "; ".join(c.description_en for c in allowed)
+        integ_vi += "; thay đổi được phép sau khi ký: " + "; ".join(
+            c.description_vi for c in allowed
+        )
+        integ_en += "; allowed changes after signing: " + "; ".join(
+            c.description_en for c in allowed
+        )
     ts_vi = f"; dấu thời gian: {_t(sig.timestamp_time)}" if sig.timestamp_time else ""
     ts_en = f"; time-stamp: {_t(sig.timestamp_time)}" if sig.timestamp_time else ""
     rev = sig.revocation

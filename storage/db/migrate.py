@@ -1,4 +1,4 @@
-"""Schema changes through Alembic only: ``upgrade(url)``, ``downgrade(url, "-1")``, ``current(url)``.
+"""Schema changes through Alembic only: ``upgrade(url)``, ``downgrade(url)``, ``current(url)``.
 
 The Alembic scripts live inside the package (``storage/migrations``), so an installed edoc can
 migrate its database with ``edoc db upgrade`` and no alembic.ini.

@@ -221,6 +221,9 @@ class Delivery(Base):
     recipient_code: Mapped[str] = mapped_column(String(13))
     state: Mapped[str] = mapped_column(String(20), default="queued")
     last_status: Mapped[str | None] = mapped_column(String(2))  # axis status code 01..16
+    last_status_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+    signature_indication: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -236,7 +239,8 @@ class StatusEvent(Base):
     external_document_id: Mapped[str | None] = mapped_column(String(100))
     agency_code: Mapped[str] = mapped_column(String(13))  # who reports the status
     status_code: Mapped[str] = mapped_column(String(2))
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)  # reason of a 02 rejection etc.
+    signature_indication: Mapped[str | None] = mapped_column(String(30))
     staff: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
@@ -256,12 +260,8 @@ class OutboxItem(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('pending', 'sending', 'delivered', 'failed')", name="state"
-        ),
-        CheckConstraint(
-            "package_key IS NOT NULL OR package_bytes IS NOT NULL", name="package"
-        ),
+        CheckConstraint("state IN ('pending', 'sending', 'delivered', 'failed')", name="state"),
+        CheckConstraint("package_key IS NOT NULL OR package_bytes IS NOT NULL", name="package"),
         Index(None, "state", "next_attempt_at"),
         Index(None, "document_id"),
     )
@@ -269,7 +269,7 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20), default="document")  # document | status
-    recipient_code: Mapped[str | None] = mapped_column(String(13))
+    recipients: Mapped[list[str]] = mapped_column(JsonType, default=list)  # agency codes
     next_hop: Mapped[str] = mapped_column(String(300))
     package_key: Mapped[str | None] = mapped_column(String(100))
     package_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -299,6 +299,8 @@ class InboxItem(Base):
     package_hash: Mapped[str] = mapped_column(String(64))
     package_key: Mapped[str | None] = mapped_column(String(100))
     receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    outcome: Mapped[str | None] = mapped_column(String(2))  # status answered: 01 or 02
+    reason: Mapped[str | None] = mapped_column(Text)
     local_document_id: Mapped[int | None] = mapped_column(
         ForeignKey("documents.id", ondelete="SET NULL")
     )

@@ -84,6 +84,11 @@ class Spooled:
     size: int
     stream: BinaryIO
     owned: bool  # we created the stream (temp file / BytesIO) and must close it
+    data: bytes | None = None  # the bytes themselves when the caller passed bytes (no copy)
+
+    def read_small(self) -> bytes:
+        """The whole content, for objects small enough to hold in memory."""
+        return self.data if self.data is not None else self.stream.read()
 
     @property
     def key(self) -> str:
@@ -102,7 +107,7 @@ def spool(source: Source, *, temp_dir: str | os.PathLike | None = None) -> Spool
     """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        return Spooled(hashlib.sha256(data).hexdigest(), len(data), io.BytesIO(data), True)
+        return Spooled(hashlib.sha256(data).hexdigest(), len(data), io.BytesIO(data), True, data)
     if isinstance(source, Path):
         f = open(source, "rb")  # noqa: SIM115 - closed by Spooled.close
         try:
@@ -248,7 +253,7 @@ class ObjectStore(ABC):
     def stat(self, key: str) -> ObjectInfo: ...
 
     @abstractmethod
-    def keys(self) -> Iterator[str]:
+    def iter_keys(self) -> Iterator[str]:
         """Every key in the store (for ``check`` and audits)."""
 
     def get(self, key: str) -> bytes:
@@ -282,7 +287,7 @@ class ObjectStore(ABC):
     def check(self) -> list[Problem]:
         """Re-hash every object; an empty list means everything is intact."""
         problems: list[Problem] = []
-        for key in self.keys():
+        for key in self.iter_keys():
             try:
                 self.verify(key)
             except IntegrityError as exc:

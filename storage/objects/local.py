@@ -139,7 +139,7 @@ class LocalStore(ObjectStore):
             raise _not_found(key) from None
         return ObjectInfo(key=key, size=st.st_size)
 
-    def keys(self) -> Iterator[str]:
+    def iter_keys(self) -> Iterator[str]:
         base = self.root / "sha256"
         if not base.is_dir():
             return

@@ -19,6 +19,7 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import MinioException, S3Error
+from minio.helpers import genheaders
 from minio.retention import Retention
 
 from storage.errors import (
@@ -192,23 +193,54 @@ class S3Store(ObjectStore):
                     "nothing written",
                 )
             with self._errors(key):
-                if self._exists(key):
-                    return key  # identical bytes already stored: nothing new
-                # A concurrent put of the same bytes may slip in between: it only adds a second
-                # locked version with identical content, which is harmless.
-                self.client.put_object(
-                    self.bucket,
-                    key,
-                    sp.stream,
-                    sp.size,
-                    part_size=self.part_size if sp.size > self.part_size else 0,
-                    metadata={"x-amz-meta-sha256": sp.hexdigest},
-                    retention=Retention(COMPLIANCE, self._retain_until()),
-                    legal_hold=self.legal_hold,
-                )
+                if sp.size <= self.part_size:
+                    self._put_small(key, sp)
+                else:
+                    self._put_large(key, sp)
             return key
         finally:
             sp.close()
+
+    def _headers(self, hexdigest: str) -> dict:
+        headers = genheaders(
+            {"x-amz-meta-sha256": hexdigest},
+            None,
+            None,
+            Retention(COMPLIANCE, self._retain_until()),
+            self.legal_hold,
+        )
+        headers["Content-Type"] = "application/octet-stream"
+        return headers
+
+    def _put_small(self, key: str, sp) -> None:
+        """One request: a conditional PUT (``If-None-Match: *``) that the server refuses with
+        412 when the key exists — the existence check and the write in one round trip, and a
+        concurrent put of the same bytes cannot add a second version. (A server that ignored
+        the header would only add an identical locked version: harmless.)"""
+        headers = self._headers(sp.hexdigest)
+        headers["If-None-Match"] = "*"
+        try:
+            self.client._put_object(self.bucket, key, sp.read_small(), headers)
+        except S3Error as exc:
+            if exc.code not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+
+    def _put_large(self, key: str, sp) -> None:
+        """Multipart, streamed in ``part_size`` parts; existence checked first so identical
+        large files are not uploaded again. A concurrent put of the same bytes may slip in
+        between: it only adds a second locked version with identical content (harmless)."""
+        if self._exists(key):
+            return
+        self.client.put_object(
+            self.bucket,
+            key,
+            sp.stream,
+            sp.size,
+            part_size=self.part_size,
+            metadata={"x-amz-meta-sha256": sp.hexdigest},
+            retention=Retention(COMPLIANCE, self._retain_until()),
+            legal_hold=self.legal_hold,
+        )
 
     def _retain_until(self) -> datetime:
         return (datetime.now(UTC) + self.retention).replace(microsecond=0)
@@ -259,7 +291,7 @@ class S3Store(ObjectStore):
             version_id=st.version_id,
         )
 
-    def keys(self) -> Iterator[str]:
+    def iter_keys(self) -> Iterator[str]:
         with self._errors():
             for obj in self.client.list_objects(self.bucket, prefix="sha256/", recursive=True):
                 if obj.object_name and not obj.is_dir:

@@ -28,10 +28,20 @@ def validate_tree(root: etree._Element) -> list[Deviation]:
     checker = schema()
     if checker.validate(root):
         return []
-    return [Deviation(entry.path or f"line {entry.line}",
+    return [Deviation(_path(entry.path) or f"line {entry.line}",
                       f"Không hợp lệ theo lược đồ XSD (dòng {entry.line}): {entry.message}",
                       f"not valid against the XSD (line {entry.line}): {entry.message}")
             for entry in checker.error_log]
+
+
+def _path(xpath: str | None) -> str | None:
+    """libxml2's ``/*/edXML:edXMLEnvelope/edXML:To[2]`` in the codec's ``/edXML/...`` form."""
+    if not xpath:
+        return None
+    parts = [segment.split(":", 1)[-1] for segment in xpath.split("/")[1:]]
+    if parts and parts[0] == "*":
+        parts[0] = "edXML"
+    return "/" + "/".join(parts)
 
 
 def validate(data: bytes) -> list[Deviation]:

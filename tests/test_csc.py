@@ -1,0 +1,111 @@
+"""CSC API v2 remote signing end to end: the development service runs under uvicorn on
+loopback; the client lists credentials, reads the certificate chain, authorises with a PIN and
+signs hashes; the PDFs and CMS verify with pdfsig and openssl."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from signing import sign_cms, sign_pdf
+from signing.appearances import PersonalAppearance
+from signing.csc.client import CscClient, CscRemoteSigner
+from signing.csc.service import Credential, CscState, create_app
+from signing.errors import KeyAccessError, RemoteSignerError
+from tests.fixtures.pki import free_port
+from tests.sign_helpers import assert_pdfsig_valid, signer_for, validate_all
+
+TOKEN = "csc-dev-token"
+
+
+@pytest.fixture(scope="module")
+def csc(pki_server):
+    state = CscState(TOKEN, {
+        "an-ca-nhan": Credential("an-ca-nhan", "nguyen-van-an", signer_for(pki_server,
+                                 "official-h41"), "123456", "Nguyễn Văn An"),
+        "ubnd-nghe-an": Credential("ubnd-nghe-an", "van-thu", signer_for(pki_server,
+                                   "agency-h41"), "654321", "Con dấu UBND tỉnh"),
+    })
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.post(base + "/csc/v2/info", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield base, state
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_list_and_info(csc):
+    base, _state = csc
+    client = CscClient(base, TOKEN)
+    assert client.list_credentials() == ["an-ca-nhan", "ubnd-nghe-an"]
+    assert client.list_credentials("van-thu") == ["ubnd-nghe-an"]
+    info = client.call("credentials/info", {"credentialID": "an-ca-nhan", "certificates": "chain"})
+    assert len(info["cert"]["certificates"]) == 3 and info["authMode"] == "explicit"
+
+
+def test_remote_pades_and_cms(csc, pki_server, directive, nss_db, tmp_path):
+    base, state = csc
+    before = state.signatures_made
+    signer = CscRemoteSigner(base, "an-ca-nhan", token=TOKEN, pin="123456")
+    assert signer.subject_name == "Nguyễn Văn An" and len(signer.chain) == 2
+    pdf = sign_pdf(directive, signer, appearance=PersonalAppearance(
+        pki_server.entity("official-h41").image), level="B-T", tsa_url=pki_server.tsa_url)
+    assert_pdfsig_valid(pdf, nss_db, tmp_path, count=1)
+    assert state.signatures_made == before + 1  # one signHash per signature, no dry run
+    der = sign_cms(b"du-thao.docx\x00\r\n", CscRemoteSigner(base, "ubnd-nghe-an", token=TOKEN,
+                                                            pin="654321"))
+    (tmp_path / "c.bin").write_bytes(b"du-thao.docx\x00\r\n")
+    (tmp_path / "c.p7s").write_bytes(der)
+    r = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
+                        str(tmp_path / "c.p7s"), "-content", str(tmp_path / "c.bin"), "-CAfile",
+                        str(pki_server.root), "-purpose", "any", "-out", "/dev/null"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_remote_pss(csc, pki_server, directive):
+    base, _ = csc
+    pdf = sign_pdf(directive, CscRemoteSigner(base, "an-ca-nhan", token=TOKEN, pin="123456",
+                                              prefer_pss=True))
+    (_n, st), = validate_all(pdf, pki_server)
+    assert st.intact and st.valid and st.trusted
+
+
+def test_errors(csc, directive, tmp_path):
+    base, state = csc
+    with pytest.raises(RemoteSignerError) as ei:
+        CscRemoteSigner(base, "an-ca-nhan", token="sai")
+    assert ei.value.code == "remote_unauthorized"
+    with pytest.raises(RemoteSignerError) as ei:
+        CscRemoteSigner(base, "khong-co", token=TOKEN)
+    assert ei.value.code == "remote_error"
+    made = state.signatures_made
+    bad_pin = CscRemoteSigner(base, "an-ca-nhan", token=TOKEN, pin="000000")
+    with pytest.raises(KeyAccessError) as ei:
+        sign_pdf(directive, bad_pin)
+    assert ei.value.code == "wrong_pin" and state.signatures_made == made
+    with pytest.raises(RemoteSignerError) as ei:
+        CscRemoteSigner(f"http://127.0.0.1:{free_port()}", "x", token=TOKEN)
+    assert ei.value.code == "remote_unreachable"
+    # a SAD is good for the number of signatures authorised, not more
+    c = CscClient(base, TOKEN)
+    sad = c.call("credentials/authorize", {"credentialID": "an-ca-nhan", "PIN": "123456"})["SAD"]
+    body = {"credentialID": "an-ca-nhan", "SAD": sad, "hashes": ["A" * 43 + "="],
+            "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.113549.1.1.1"}
+    c.call("signatures/signHash", body)
+    with pytest.raises(RemoteSignerError):
+        c.call("signatures/signHash", body)

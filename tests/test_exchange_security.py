@@ -1,0 +1,188 @@
+"""Hostile and faulty input at a node's door, over real mutual TLS to a real node process.
+
+The test plays the province node (its certificate) and posts crafted edXML packages to a commune
+hub: tampered PDF, a PDF signed under a foreign PKI, a wrong recipient, a duplicate, an old
+replayed package, an undeclared peer certificate and a foreign TLS certificate. Each gets the right
+answer (02 with a reason, the first receipt again, 403, or a TLS refusal) and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ssl
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, layout
+from api.directive import sign_directive
+from edoc.document import (
+    VIETNAM,
+    Attachment,
+    Document,
+    DocumentCode,
+    DocumentPackage,
+    Organization,
+    TraceHeader,
+    now_vietnam,
+)
+from edoc.edxml import build
+from exchange_axis.config import TlsFiles
+from exchange_axis.receipts import open_sealed
+from exchange_axis.transport import PACKAGE_PATH, cert_fingerprint_file, client_context
+from tests.exchange_helpers import object_files
+
+C1, C2 = NAMED_COMMUNES
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, pki_server):
+    tmp = tmp_path_factory.mktemp("sec")
+    specs = [NodeSpec("hub", "node-hub", agencies=[C1, C2], upstream="province",
+                      peers=["province"]),
+             NodeSpec("province", "node-province", agencies=[PROVINCE], peers=["hub"])]
+    paths = layout(tmp, pki_server, specs)
+    node = NodeProcess(paths["hub"]).start()
+    yield node, NodeProcess(paths["province"]).cfg, tmp
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def signed_pdf(pki_server) -> bytes:
+    return sign_directive(pki_server, lambda _notation: "07").pdf
+
+
+def _package(pdf: bytes, recipients=(C1, C2), *, when: dt.datetime | None = None,
+             number: str = "07") -> bytes:
+    doc = Document(sender=Organization(*PROVINCE),
+                   recipients=[Organization(c, n) for c, n in recipients],
+                   subject="Chỉ thị về chuyển đổi số", code=DocumentCode(number, "CT-UBND"),
+                   promulgation_date=dt.date.today())
+    doc = replace(doc, document_id=doc.make_document_id())
+    return build(DocumentPackage(document=doc, traces=[TraceHeader(PROVINCE[0],
+                                                                   when or now_vietnam())],
+                                 attachments=[Attachment(f"{number}-CT-UBND.pdf", pdf)]))
+
+
+def _post(node: NodeProcess, tls: TlsFiles, body: bytes) -> httpx.Response:
+    with httpx.Client(verify=client_context(tls), timeout=60) as client:
+        return client.post(f"https://{node.cfg.listen}{PACKAGE_PATH}", content=body)
+
+
+def _receipt(node: NodeProcess, response: httpx.Response):
+    assert response.status_code == 200, response.text
+    receipt, _ = open_sealed(response.content,
+                             expected_fingerprint=cert_fingerprint_file(node.cfg.tls.cert))
+    return receipt
+
+
+def _stored(node: NodeProcess, tmp: Path) -> tuple[int, int]:
+    with node.admin() as admin:
+        inbox = admin.call("GET", "/admin/v1/inbox")
+        queue = admin.call("GET", "/admin/v1/queue")
+    return len(inbox), queue["inbox"]
+
+
+def test_tampered_pdf_is_refused_with_02_and_nothing_stored(hub, signed_pdf) -> None:
+    node, province, tmp = hub
+    before = _stored(node, tmp)
+    objects = len(object_files(tmp / "hub" / "objects"))
+    at = signed_pdf.find(b"stream") + 40  # inside the first page's content: signed bytes
+    tampered = signed_pdf[:at] + bytes([signed_pdf[at] ^ 0x01]) + signed_pdf[at + 1:]
+    receipt = _receipt(node, _post(node, province.tls, _package(tampered)))
+    assert [o.status for o in receipt.recipients] == ["02", "02"]
+    assert "Chữ ký số không hợp lệ" in receipt.recipients[0].reason_vi
+    assert "invalid digital signature" in receipt.recipients[0].reason_en
+    assert _stored(node, tmp) == before
+    assert len(object_files(tmp / "hub" / "objects")) == objects
+
+
+def test_pdf_signed_under_a_foreign_pki_is_refused(hub, tmp_path: Path) -> None:
+    from signing.devpki import create, make_server
+    from tests.fixtures.pki import free_port
+
+    node, province, tmp = hub
+    foreign = create(tmp_path / "foreign", port=free_port())
+    server = make_server(foreign.directory, foreign.host, foreign.port)
+    import threading
+
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        pdf = sign_directive(foreign, lambda _n: "08").pdf
+    finally:
+        server.shutdown()
+        server.server_close()
+    before = _stored(node, tmp)
+    receipt = _receipt(node, _post(node, province.tls, _package(pdf, number="08")))
+    assert {o.status for o in receipt.recipients} == {"02"}
+    assert receipt.verdicts and "TOTAL_PASSED" not in receipt.verdicts.values()
+    assert _stored(node, tmp) == before
+
+
+def test_wrong_recipient_gets_02_while_the_right_one_gets_01(hub, signed_pdf) -> None:
+    node, province, tmp = hub
+    wrong = ("000.09.00.H99", "UBND xã không tồn tại")
+    receipt = _receipt(node, _post(node, province.tls,
+                                   _package(signed_pdf, [C1, wrong], number="09")))
+    outcome = {o.agency_code: o for o in receipt.recipients}
+    assert outcome[C1[0]].status == "01" and outcome[C1[0]].incoming_number >= 1
+    assert outcome[wrong[0]].status == "02"
+    assert "Sai nơi nhận" in outcome[wrong[0]].reason_vi
+    only_wrong = _receipt(node, _post(node, province.tls,
+                                      _package(signed_pdf, [wrong], number="10")))
+    assert [o.status for o in only_wrong.recipients] == ["02"]
+    with node.admin() as admin:
+        inbox = admin.call("GET", "/admin/v1/inbox")
+    assert not [i for i in inbox if i["agency_code"] == wrong[0]]
+    assert not [i for i in inbox if i["document_id"].endswith("10/CT-UBND")]
+
+
+def test_duplicate_package_is_answered_with_the_first_receipt(hub, signed_pdf) -> None:
+    node, province, tmp = hub
+    package = _package(signed_pdf, number="11")
+    first = _post(node, province.tls, package)
+    assert _receipt(node, first).recipients[0].status == "01"
+    before = _stored(node, tmp)
+    again = _post(node, province.tls, package)
+    assert again.content == first.content
+    assert _stored(node, tmp) == before
+    objects = [p for p in object_files(tmp / "hub" / "objects")
+               if p.name == hashlib.sha256(signed_pdf).hexdigest()]
+    assert len(objects) == 1
+
+
+def test_old_replayed_package_is_refused(hub, signed_pdf) -> None:
+    node, province, tmp = hub
+    before = _stored(node, tmp)
+    old = dt.datetime.now(VIETNAM).replace(microsecond=0) - dt.timedelta(days=90)
+    receipt = _receipt(node, _post(node, province.tls, _package(signed_pdf, when=old,
+                                                                number="12")))
+    assert {o.status for o in receipt.recipients} == {"02"}
+    assert "quá cũ" in receipt.recipients[0].reason_vi
+    assert _stored(node, tmp) == before
+
+
+def test_undeclared_peer_certificate_gets_403(hub, pki_server, signed_pdf) -> None:
+    node, province, tmp = hub
+    district = pki_server.entity("node-district")  # a valid node certificate, not our peer
+    tls = TlsFiles(cert=district.chain, key=district.key, ca=province.tls.ca)
+    before = _stored(node, tmp)
+    response = _post(node, tls, _package(signed_pdf, number="13"))
+    assert response.status_code == 403
+    assert response.json()["error"] == "unknown_peer"
+    assert _stored(node, tmp) == before
+
+
+def test_foreign_tls_certificate_is_refused_in_the_handshake(hub, tmp_path: Path) -> None:
+    from signing.devpki import create
+
+    node, province, _ = hub
+    foreign = create(tmp_path / "foreign-tls", port=1)
+    e = foreign.entity("node-province")
+    tls = TlsFiles(cert=e.chain, key=e.key, ca=province.tls.ca)
+    with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError,
+                        ssl.SSLError)):
+        _post(node, tls, b"<edXML/>")

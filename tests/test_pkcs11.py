@@ -1,0 +1,143 @@
+"""PKCS#11 end to end with a SoftHSM2 token: key pair generated inside the token, CSR signed by
+the token, certificate issued by the dev sub-CA and stored on the token, then PAdES and CMS
+signatures verified by pdfsig and openssl; wrong PIN and absent token give clear errors once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pkcs11
+import pytest
+from asn1crypto import csr, keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from pkcs11 import Attribute, CertificateType, KeyType, Mechanism, ObjectClass
+from pkcs11.util.rsa import encode_rsa_public_key
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from signing import sign_cms, sign_pdf
+from signing.appearances import PersonalAppearance
+from signing.errors import KeyAccessError
+from signing.signers.pkcs11 import Pkcs11Signer
+from tests.sign_helpers import assert_pdfsig_valid, chain_of, issue_cert
+
+LIB = "/usr/lib/softhsm/libsofthsm2.so"
+TOKEN, PIN, SO_PIN, LABEL = "edoc-token", "246810", "13579135", "official"
+NAME = "Nguyễn Văn An"
+
+
+def _csr_from_token(session, pub_der: bytes, priv) -> x509.CertificateSigningRequest:
+    """A PKCS#10 request whose signature the token makes (the key never leaves it)."""
+    info = csr.CertificationRequestInfo({
+        "version": "v1",
+        "subject": asn1_x509.Name.build({"country_name": "VN", "common_name": NAME}),
+        "subject_pk_info": keys.PublicKeyInfo({
+            "algorithm": {"algorithm": "rsa"},
+            "public_key": keys.RSAPublicKey.load(pub_der),
+        }),
+        "attributes": [],
+    })
+    sig = priv.sign(info.dump(), mechanism=Mechanism.SHA256_RSA_PKCS)
+    req = csr.CertificationRequest({
+        "certification_request_info": info,
+        "signature_algorithm": {"algorithm": "sha256_rsa"},
+        "signature": sig,
+    })
+    return x509.load_der_x509_csr(req.dump())
+
+
+@pytest.fixture(scope="module")
+def token(pki_server, tmp_path_factory):
+    d = tmp_path_factory.mktemp("softhsm")
+    (d / "tokens").mkdir()
+    conf = d / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n")
+    old = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--so-pin",
+                    SO_PIN, "--pin", PIN], check=True, capture_output=True)
+    lib = pkcs11.lib(LIB)
+    tok = lib.get_token(token_label=TOKEN)
+    with tok.open(user_pin=PIN, rw=True) as s:
+        pub, priv = s.generate_keypair(KeyType.RSA, 2048, store=True, label=LABEL)
+        req = _csr_from_token(s, encode_rsa_public_key(pub), priv)
+        assert req.is_signature_valid
+        cert = issue_cert(pki_server, req.public_key(), NAME)
+        for label, c in [(LABEL, cert), *[(f"ca{i}", c) for i, c in enumerate(chain_of(
+                pki_server))]]:
+            s.create_object({
+                Attribute.CLASS: ObjectClass.CERTIFICATE,
+                Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+                Attribute.TOKEN: True,
+                Attribute.LABEL: label,
+                Attribute.SUBJECT: c.subject.dump(),
+                Attribute.VALUE: c.dump(),
+            })
+    yield d
+    if old is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = old
+
+
+def test_pades_and_cms_with_token(token, pki_server, directive, nss_db, tmp_path):
+    with Pkcs11Signer.open(LIB, TOKEN, PIN, LABEL) as signer:
+        assert signer.subject_name == NAME and len(signer.chain) == 2
+        pdf = sign_pdf(directive, signer, appearance=PersonalAppearance(
+            pki_server.entity("official-h41").image))
+        der = sign_cms(b"bang-ke.xlsx\r\n\x00", signer)
+    assert_pdfsig_valid(pdf, nss_db, tmp_path, count=1)
+    (tmp_path / "c.bin").write_bytes(b"bang-ke.xlsx\r\n\x00")
+    (tmp_path / "c.p7s").write_bytes(der)
+    r = subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in",
+                        str(tmp_path / "c.p7s"), "-content", str(tmp_path / "c.bin"),
+                        "-CAfile", str(pki_server.root), "-purpose", "any", "-out", "/dev/null"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_token_pss(token, pki_server, directive):
+    from tests.sign_helpers import validate_all
+
+    with Pkcs11Signer.open(LIB, TOKEN, PIN, LABEL, prefer_pss=True) as signer:
+        pdf = sign_pdf(directive, signer)
+    (_n, st), = validate_all(pdf, pki_server)
+    assert st.intact and st.valid and st.trusted
+
+
+def test_wrong_pin_once_then_right_pin_works(token):
+    with pytest.raises(KeyAccessError) as ei:
+        Pkcs11Signer.open(LIB, TOKEN, "000000", LABEL)
+    assert ei.value.code == "wrong_pin" and "PIN" in ei.value.message_vi
+    assert "not retried" in ei.value.message_en.lower()
+    # a single wrong attempt: the token is not locked, the right PIN still opens it
+    Pkcs11Signer.open(LIB, TOKEN, PIN, LABEL).close()
+
+
+def test_absent_token_and_key(token):
+    with pytest.raises(KeyAccessError) as ei:
+        Pkcs11Signer.open(LIB, "khong-co-token", PIN)
+    assert ei.value.code == "token_absent"
+    with pytest.raises(KeyAccessError) as ei:
+        Pkcs11Signer.open(LIB, TOKEN, PIN, "khong-co-khoa")
+    assert ei.value.code == "key_not_found"
+    with pytest.raises(KeyAccessError) as ei:
+        Pkcs11Signer.open("/nonexistent/libp11.so", TOKEN, PIN)
+    assert ei.value.code == "pkcs11_library"
+
+
+def test_cli_with_token(token, pki_server, directive, nss_db, tmp_path):
+    src, dst = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    src.write_bytes(directive)
+    img = pki_server.entity("official-h41").image
+    r = CliRunner().invoke(app, ["sign", str(src), str(dst), "--pkcs11-lib", LIB, "--token",
+                                 TOKEN, "--pin", PIN, "--key-label", LABEL, "--image", str(img)])
+    assert r.exit_code == 0, r.output
+    assert_pdfsig_valid(dst, nss_db, count=1)
+    r = CliRunner().invoke(app, ["sign", str(src), str(tmp_path / "x.pdf"), "--pkcs11-lib", LIB,
+                                 "--token", TOKEN, "--pin", "111111", "--image", str(img)])
+    assert r.exit_code == 1 and "wrong PIN" in r.stderr
+    assert not (tmp_path / "x.pdf").exists()

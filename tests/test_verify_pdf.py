@@ -1,0 +1,376 @@
+"""verify_pdf on our own output: signing.sign_pdf + Decree 30 appearances on a drafted directive,
+validated against the development root with the real TSA/OCSP/CRL server, and cross-checked
+with poppler's pdfsig."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+
+from api.drafting import render_directive
+from signing import sign_pdf
+from signing.appearances import PersonalAppearance, SealAppearance
+from signing.devpki import Manifest, create
+from signing.signers.pkcs12 import Pkcs12Signer
+from signing.trust import TrustStore
+from signing.validation import (
+    Indication,
+    Level,
+    RevocationStatus,
+    SubIndication,
+    clear_caches,
+    verify_pdf,
+)
+from tests.fixtures.pki import free_port
+from tests.test_verify_conformance import pdfsig_intact
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def signer(pki: Manifest, entity: str, **kw) -> Pkcs12Signer:
+    e = pki.entity(entity)
+    return Pkcs12Signer.load(e.p12, e.password, **kw)
+
+
+def personal_then_seal(pki: Manifest, doc: bytes, **kw) -> bytes:
+    personal = sign_pdf(
+        doc,
+        signer(pki, "official-h41"),
+        appearance=PersonalAppearance(pki.entity("official-h41").image),
+        **kw,
+    )
+    return sign_pdf(
+        personal,
+        signer(pki, "agency-h41"),
+        appearance=SealAppearance(pki.entity("agency-h41").image, number="15/CT-UBND"),
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def trust(dev_pki) -> TrustStore:
+    return TrustStore.from_dirs([dev_pki.root.parent], development=True)
+
+
+@pytest.fixture(scope="module")
+def directive() -> bytes:
+    return render_directive()
+
+
+@pytest.fixture(scope="module")
+def signed(pki_server, directive) -> bytes:
+    return personal_then_seal(pki_server, directive)
+
+
+def incremental(data: bytes, edit) -> bytes:
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    edit(w)
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def kinds(report) -> set[tuple[str, bool]]:
+    return {(c.kind, c.allowed) for s in report.signatures for c in s.changes}
+
+
+def test_personal_and_seal_pass_against_dev_root(signed, trust, tmp_path):
+    clear_caches()
+    report = verify_pdf(signed, trust=trust)
+    assert report.indication is Indication.TOTAL_PASSED, [s.summary_en for s in report.signatures]
+    personal, seal = report.signatures
+    assert personal.signer.kind == "personal" and "CCCD" in personal.signer.ids
+    assert seal.signer.kind == "agency" and {"MST", "MNS"} & set(seal.signer.ids)
+    assert report.decree30.applicable and report.decree30.passed
+    for s in report.signatures:
+        assert s.intact and s.trusted and s.level is Level.B_B
+        assert s.revocation.status is RevocationStatus.GOOD and s.revocation.source == "OCSP"
+        assert s.signing_time is not None and "(DEV)" in s.issuer
+        assert s.summary_vi.startswith("Chữ ký hợp lệ") and "Người ký" in s.summary_vi
+        assert "Thời hạn chứng thư" in s.summary_vi and "Tổ chức cấp chứng thư" in s.summary_vi
+    # the seal came after the personal signature: allowed changes, named
+    assert {c.kind for c in personal.changes} >= {"signature_added"}
+    assert all(c.allowed for c in personal.changes) and not seal.changes
+    d = report.to_dict()
+    for key in (
+        "field",
+        "indication",
+        "sub_indication",
+        "intact",
+        "signer",
+        "issuer",
+        "signing_time",
+        "timestamp_time",
+        "level",
+        "changes",
+        "revocation",
+        "summary_vi",
+    ):
+        assert key in d["signatures"][0]
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed)
+    assert set(pdfsig_intact(path).values()) == {True}
+
+
+def test_cache_makes_repeat_free(signed, trust):
+    first = verify_pdf(signed, trust=trust)
+    assert verify_pdf(signed, trust=trust) is first
+    other = verify_pdf(signed, trust=TrustStore(), revocation="off")
+    assert other is not first and other.indication is Indication.INDETERMINATE
+
+
+def test_byte_flipped_in_signed_range_is_hash_failure(signed, trust, tmp_path):
+    report0 = verify_pdf(signed, trust=trust, revocation="off")
+    start = report0.signatures[0].facts.byte_range[1] // 2
+    data = bytearray(signed)
+    # flip a byte of a content stream (not a delimiter) so the parser still reads the file
+    pos = data.index(b"stream", start) + 20
+    data[pos] ^= 0x01
+    report = verify_pdf(bytes(data), trust=trust, revocation="off")
+    assert report.indication is Indication.TOTAL_FAILED
+    first = report.signatures[0]
+    assert (first.indication, first.sub_indication) == (
+        Indication.TOTAL_FAILED,
+        SubIndication.HASH_FAILURE,
+    )
+    assert not first.intact and "KHÔNG toàn vẹn" in first.summary_vi
+    path = tmp_path / "flipped.pdf"
+    path.write_bytes(bytes(data))
+    theirs = pdfsig_intact(path)
+    ours = {tuple(s.facts.byte_range): s.intact for s in report.signatures}
+    assert all(ours[k] == v for k, v in theirs.items())
+
+
+def _append_page(w: IncrementalPdfFileWriter) -> None:
+    content = w.add_object(
+        generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (Trang gia mao) Tj ET")
+    )
+    page = generic.DictionaryObject(
+        {
+            generic.NameObject("/Type"): generic.NameObject("/Page"),
+            generic.NameObject("/MediaBox"): generic.ArrayObject(
+                [generic.NumberObject(x) for x in (0, 0, 595, 842)]
+            ),
+            generic.NameObject("/Resources"): generic.DictionaryObject(),
+            generic.NameObject("/Contents"): content,
+        }
+    )
+    w.insert_page(page)
+
+
+def test_page_appended_in_incremental_update_fails(signed, trust, tmp_path):
+    tampered = incremental(signed, _append_page)
+    report = verify_pdf(tampered, trust=trust, revocation="off")
+    assert report.indication is Indication.TOTAL_FAILED
+    assert all(s.indication is Indication.TOTAL_FAILED for s in report.signatures)
+    assert ("pages_added", False) in kinds(report)
+    assert all(s.intact for s in report.signatures)  # the bytes are intact: the change is not
+    path = tmp_path / "appended.pdf"
+    path.write_bytes(tampered)
+    assert set(pdfsig_intact(path).values()) == {True}
+
+
+def raw_update(data: bytes, bodies: dict[int, bytes]) -> bytes:
+    """Append a hand-written incremental update redefining objects, as an attacker would."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(data))
+    prev = reader.xrefs.get_startxref_for_revision(reader.xrefs.total_revisions - 1)
+    size = int(reader.trailer["/Size"])
+    root = reader.trailer.raw_get("/Root").reference
+    out = bytearray(data)
+    offsets = {}
+    for num, body in sorted(bodies.items()):
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n"
+    for num, off in sorted(offsets.items()):
+        out += b"%d 1\n%010d 00000 n \n" % (num, off)
+    out += b"trailer\n<< /Size %d /Root %d %d R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (
+        size,
+        root.idnum,
+        root.generation,
+        prev,
+        xref,
+    )
+    return bytes(out)
+
+
+def test_content_stream_replaced_fails(signed, trust):
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    page = PdfFileReader(io.BytesIO(signed)).root["/Pages"]["/Kids"][0].get_object()
+    contents = page.raw_get("/Contents")
+    ref = contents[0] if isinstance(contents, generic.ArrayObject) else contents
+    text = b"BT /F1 24 Tf 72 700 Td (Noi dung khac) Tj ET"
+    body = b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream"
+    tampered = raw_update(signed, {ref.idnum: body})
+    report = verify_pdf(tampered, trust=trust, revocation="off")
+    assert report.indication is Indication.TOTAL_FAILED
+    assert ("objects_replaced", False) in kinds(report)
+    assert all(s.intact for s in report.signatures)
+
+
+def test_signature_dictionary_edited_fails(signed, trust):
+    def edit_reason(w):
+        field = next(
+            f.get_object()
+            for f in w.root["/AcroForm"]["/Fields"]
+            if f.get_object().get("/FT") == "/Sig"
+        )
+        sig_ref = field.raw_get("/V")
+        sig = sig_ref.get_object()
+        sig[generic.NameObject("/Reason")] = generic.TextStringObject("Lý do giả mạo")
+        w.mark_update(sig_ref)
+
+    tampered = incremental(signed, edit_reason)
+    report = verify_pdf(tampered, trust=trust, revocation="off")
+    assert report.signatures[0].indication is Indication.TOTAL_FAILED
+    assert ("signature_dictionary_edited", False) in kinds(report)
+
+
+def test_annotation_added_is_allowed_and_listed(signed, trust):
+    def add_note(w):
+        page_ref = w.root["/Pages"]["/Kids"].raw_get(0)
+        page = page_ref.get_object()
+        note = w.add_object(
+            generic.DictionaryObject(
+                {
+                    generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                    generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                    generic.NameObject("/Rect"): generic.ArrayObject(
+                        [generic.NumberObject(x) for x in (50, 50, 70, 70)]
+                    ),
+                    generic.NameObject("/Contents"): generic.TextStringObject("Đã xem"),
+                }
+            )
+        )
+        annots = page.get("/Annots")
+        arr = generic.ArrayObject(list(annots) if annots else [])
+        arr.append(note)
+        page[generic.NameObject("/Annots")] = arr
+        w.mark_update(page_ref)
+
+    report = verify_pdf(incremental(signed, add_note), trust=trust, revocation="off")
+    assert ("annotations", True) in kinds(report)
+    assert all(s.indication is not Indication.TOTAL_FAILED for s in report.signatures)
+
+
+def test_revoked_signer_fails_revoked(pki_server, directive, trust):
+    clear_caches()
+    pdf = sign_pdf(
+        directive,
+        signer(pki_server, "revoked"),
+        check_revocation=False,
+        appearance=PersonalAppearance(
+            pki_server.entity("official-h41").image, box=None, signer_name="Nguyễn Văn An"
+        ),
+    )
+    sig = verify_pdf(pdf, trust=trust).signatures[0]
+    assert sig.revocation.status is RevocationStatus.REVOKED
+    assert (sig.indication, sig.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
+
+
+def test_expired_signer_is_out_of_bounds(dev_pki, directive, trust):
+    # signing.sign_pdf refuses an expired certificate, so sign with pyHanko directly
+    s = signer(dev_pki, "expired")
+    meta = signers.PdfSignatureMetadata(
+        field_name="Expired", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(directive)), meta, signer=s)
+    sig = verify_pdf(out.getvalue(), trust=trust, revocation="off").signatures[0]
+    assert sig.intact
+    assert sig.indication is not Indication.TOTAL_PASSED
+    assert sig.sub_indication in (SubIndication.OUT_OF_BOUNDS_NO_POE, SubIndication.EXPIRED)
+
+
+def test_no_trust_anchor_is_indeterminate(signed):
+    report = verify_pdf(signed, trust=TrustStore(), revocation="off")
+    assert report.indication is Indication.INDETERMINATE
+    assert {s.sub_indication for s in report.signatures} == {
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    }
+    assert all(s.intact and not s.trusted for s in report.signatures)
+
+
+def test_dev_root_refused_in_production(signed, dev_pki):
+    store = TrustStore.from_dirs([dev_pki.root.parent], development=False)
+    report = verify_pdf(signed, trust=store, revocation="off")
+    assert report.indication is Indication.INDETERMINATE
+
+
+def test_chain_built_from_store_when_pdf_embeds_only_leaf(pki_server, directive, trust):
+    full = signer(pki_server, "official-h41")
+    leaf_only = Pkcs12Signer(full._key, full.certificate, chain=())
+    # like PDFs issued by some tools: pyHanko told to embed only the leaf
+    meta = signers.PdfSignatureMetadata(
+        field_name="LeafOnly", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    pdf = signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(directive)), meta, signer=leaf_only
+    ).getvalue()
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    embedded = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    carried = {c.chosen.sha256 for c in embedded.signed_data["certificates"]}
+    assert carried == {full.certificate.sha256}  # only the leaf travels
+    sig = verify_pdf(pdf, trust=trust).signatures[0]
+    assert sig.indication is Indication.TOTAL_PASSED, sig.summary_en
+    assert len(sig.chain) == 3
+
+
+def test_ocsp_responder_down_is_warning_not_pass(tmp_path_factory, directive):
+    pki = create(tmp_path_factory.mktemp("deadpki2"), port=free_port())  # never served
+    store = TrustStore.from_dirs([pki.root.parent], development=True)
+    pdf = sign_pdf(
+        directive,
+        signer(pki, "official-h41"),
+        check_revocation=False,
+        appearance=PersonalAppearance(pki.entity("official-h41").image),
+    )
+    report = verify_pdf(pdf, trust=store, timeout=1)
+    sig = report.signatures[0]
+    assert (sig.indication, sig.sub_indication) == (
+        Indication.INDETERMINATE,
+        SubIndication.TRY_LATER,
+    )
+    assert sig.revocation.status is RevocationStatus.UNKNOWN
+    assert report.warnings and "CẢNH BÁO" in sig.summary_vi
+
+
+def test_lta_online_passes_and_offline_uses_embedded(pki_server, directive, trust):
+    clear_caches()
+    pdf = sign_pdf(
+        directive,
+        signer(pki_server, "official-h41"),
+        level="B-LTA",
+        tsa_url=pki_server.tsa_url,
+        appearance=PersonalAppearance(pki_server.entity("official-h41").image),
+    )
+    online = verify_pdf(pdf, trust=trust).signatures[0]
+    assert online.indication is Indication.TOTAL_PASSED, online.summary_en
+    assert online.level is Level.B_LTA and online.timestamp_time is not None
+    assert ("validation_data", True) in {(c.kind, c.allowed) for c in online.changes}
+    offline = verify_pdf(pdf, trust=trust, revocation="offline").signatures[0]
+    assert offline.revocation.source == "embedded OCSP"
+    # validating later: the time-stamp proves signing while the certificate was valid
+    later = verify_pdf(
+        pdf, trust=trust, revocation="off", at=online.timestamp_time + timedelta(days=365 * 5)
+    ).signatures[0]
+    assert later.indication is Indication.TOTAL_PASSED, later.summary_en
+    # without a time-stamp the same late validation cannot prove anything
+    plain = sign_pdf(
+        directive,
+        signer(pki_server, "official-h41"),
+        appearance=PersonalAppearance(pki_server.entity("official-h41").image),
+    )
+    late = verify_pdf(
+        plain, trust=trust, revocation="off", at=online.timestamp_time + timedelta(days=365 * 5)
+    ).signatures[0]
+    assert late.sub_indication is SubIndication.OUT_OF_BOUNDS_NO_POE
