@@ -103,9 +103,12 @@ class WorkerSettings(BaseModel):
 
 
 class NationalAxis(BaseModel):
+    """The node's account on the national axis (only the top node of a province has one)."""
+
     url: str
     system_id: str
     secret: str
+    poll_interval: float = 5.0
 
 
 class NodeConfig(BaseModel):
@@ -244,7 +247,7 @@ def dump(cfg: NodeConfig) -> str:
     if cfg.national:
         n = cfg.national
         lines += ["", "[national]", f"url = {_q(n.url)}", f"system_id = {_q(n.system_id)}",
-                  f"secret = {_q(n.secret)}"]
+                  f"secret = {_q(n.secret)}", f"poll_interval = {n.poll_interval}"]
     for a in cfg.agencies:
         lines += ["", "[[agencies]]", f"code = {_q(a.code)}", f"name = {_q(a.name)}"]
     for p in cfg.peers:

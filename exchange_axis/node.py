@@ -74,14 +74,23 @@ class Node:
         self.receipt_signer = ReceiptSigner(cfg.tls.cert, cfg.tls.key, cfg.tls.key_password)
         self.receiver = Receiver(self)
         self.worker = OutboxWorker(self, now=self.now)
+        self.axis = None
+        if cfg.national is not None:
+            from exchange_axis.axis_link import AxisLink  # noqa: PLC0415
+
+            self.axis = AxisLink(self)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self.worker.start()
+        if self.axis is not None:
+            await self.axis.start(self.cfg.national.poll_interval)
 
     async def stop(self) -> None:
+        if self.axis is not None:
+            await self.axis.stop()
         await self.worker.stop()
 
     def after_commit(self) -> None:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from exchange_axis.config import WorkerSettings
 from exchange_axis.errors import TransportError
 from exchange_axis.receipts import open_sealed
+from exchange_axis.routing import NATIONAL
 from exchange_axis.state import OutboxItem
 from exchange_axis.transport import PACKAGE_PATH, PeerClient
 
@@ -104,6 +105,10 @@ class OutboxWorker:
         state = self.node.state
         async with sem:
             try:
+                if item.next_hop == NATIONAL:
+                    receipt, raw = await asyncio.to_thread(self.node.axis.send, item)
+                    await asyncio.to_thread(state.mark_delivered, item, raw, receipt, self.now())
+                    return None
                 peer = self.node.cfg.peer(item.next_hop)
                 answer = await self.client.post(peer, PACKAGE_PATH, item.package)
                 if answer.status_code != 200:

@@ -30,7 +30,7 @@ from edoc.document import Attachment, DocumentPackage, Organization, TraceHeader
 from edoc.edxml import EdxmlError, build, parse
 from edoc.status import StatusCode, StatusMessage
 from exchange_axis.receipts import Receipt, RecipientOutcome
-from exchange_axis.routing import LOCAL
+from exchange_axis.routing import LOCAL, NATIONAL
 from exchange_axis.state import Transfer
 from exchange_axis.verification import Verdict
 
@@ -77,6 +77,11 @@ class Receiver:
             return 403, error_body(
                 "unknown_peer", "Chứng thư của nút gửi không có trong danh sách nút ngang hàng",
                 "the client certificate is not one of this node's declared peers")
+        return self.process(body, peer.name)
+
+    def process(self, body: bytes, came_from: str) -> tuple[int, bytes]:
+        """Handle a package from an authenticated source (a peer, or the national axis)."""
+        node = self.node
         if len(body) > MAX_PACKAGE_BYTES:
             return 413, error_body("too_large", "Gói tin quá lớn", "package too large")
         sha = hashlib.sha256(body).hexdigest()
@@ -101,7 +106,7 @@ class Receiver:
             if first is not None:
                 return 200, first
             arrival = Arrival(sender, document_id, sha, package.kind, node.now(), body, package,
-                              peer.name)
+                              came_from)
             if isinstance(package, DocumentPackage):
                 self._document(arrival, package)
             else:
@@ -139,7 +144,9 @@ class Receiver:
                 code, "02", f"Sai nơi nhận: {code} không thuộc nút {node.cfg.name} và không "
                 "chuyển tiếp được", f"wrong recipient: {code} is neither hosted at node "
                 f"{node.cfg.name} nor routable from it"))
-        relayed = len(package.traces) > 1
+        # statuses travel back as packages unless the sender is our direct peer (its receipt
+        # says it all): after a relay, or from the national axis (which gives no receipt)
+        relayed = len(package.traces) > 1 or arrival.came_from == NATIONAL
         for code in plan.local:
             arrival.local.append(code)
             arrival.outcomes.append(RecipientOutcome(code, "01"))

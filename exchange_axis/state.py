@@ -59,6 +59,7 @@ class OutboxItem:
     attempts: int
     kind: str
     document_id: int | None
+    recipients: list[str]
 
 
 @dataclass
@@ -172,7 +173,8 @@ class NodeState:
         with self.session() as s, s.begin():
             rows = OutboxRepository(s).claim_due(limit, now, self.worker_id, lease=LEASE)
             return [OutboxItem(r.id, r.next_hop, r.package_bytes or b"", r.package_sha256,
-                               r.priority, r.attempts, r.kind, r.document_id) for r in rows]
+                               r.priority, r.attempts, r.kind, r.document_id,
+                               list(r.recipients or [])) for r in rows]
 
     def release(self, ids: list[int], until: dt.datetime) -> None:
         """Claimed rows not attempted (their peer is down): back to pending until ``until``;

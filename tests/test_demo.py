@@ -33,6 +33,9 @@ def test_demo_with_two_communes(tmp_path: Path) -> None:
     pdf = out / "directive-signed.pdf"
     assert list((out / "packages").glob("*.edxml"))
     assert (out / "reports" / "verification.json").exists()
+    # the hub stored the signed original once, though it hosts three recipients on two paths
+    sha = summary["document"]["sha256"]
+    assert len(list((out / "nodes" / "hub" / "objects").rglob(sha))) == 1
     if shutil.which("pdfsig"):
         check = subprocess.run(["pdfsig", "-nocert", str(pdf)], capture_output=True, text=True)
         assert check.stdout.count("Signature Validation: Signature is Valid") == 2, check.stdout

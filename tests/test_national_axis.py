@@ -56,16 +56,18 @@ def axis_url() -> Iterator[str]:
     thread.join(10)
 
 
-def _package() -> bytes:
+def _package(sender: str = PROVINCE, to: str = MINISTRY, pdf: bytes | None = None) -> bytes:
     doc = Document(
-        sender=Organization(PROVINCE, "Ủy ban nhân dân tỉnh Nghệ An"),
-        recipients=[Organization(MINISTRY, "Văn phòng Chính phủ")],
+        sender=Organization(sender, "Ủy ban nhân dân tỉnh Nghệ An"),
+        recipients=[Organization(to, "Văn phòng Chính phủ")],
         subject="Báo cáo tình hình triển khai chính quyền địa phương hai cấp",
         code=DocumentCode("12", "BC-UBND"), promulgation_date=dt.date(2026, 11, 20),
     )
     doc.document_id = doc.make_document_id()
-    return build(DocumentPackage(document=doc, traces=[TraceHeader(PROVINCE, now_vietnam())],
-                                 attachments=[Attachment("bao-cao.txt", "nội dung".encode())]))
+    files = [Attachment("cong-van.pdf", pdf)] if pdf else [Attachment("bao-cao.txt",
+                                                                      "nội dung".encode())]
+    return build(DocumentPackage(document=doc, traces=[TraceHeader(sender, now_vietnam())],
+                                 attachments=files))
 
 
 def test_document_and_status_round_trip_through_the_axis(axis_url: str) -> None:
@@ -133,3 +135,53 @@ def test_requests_with_a_bad_mac_a_stale_time_or_a_tampered_body_are_refused(
     ok = httpx.post(f"{axis_url}/registerAgency", content=body,
                     headers={**headers, "from": PROVINCE}).json()
     assert ok["ErrorCode"] == "0"
+
+
+def test_a_node_exchanges_with_a_ministry_through_the_axis(axis_url: str, tmp_path,
+                                                           pki_server) -> None:
+    """The province node's link to the axis: a ministry's signed document arrives by polling
+    (verified, stored, acknowledged "done", 01 sent back as a status package); the province's
+    directive to the ministry leaves by sendEdoc and the ministry's 03 comes back into tracking."""
+    from api.cluster import NodeProcess, NodeSpec, layout
+    from api.directive import document_json, sign_directive
+    from exchange_axis.config import NationalAxis, WorkerSettings
+    from tests.exchange_helpers import statuses, wait_for
+
+    def connect(cfg) -> None:
+        cfg.national = NationalAxis(url=axis_url, system_id="sys-h41", secret="secret-h41",
+                                    poll_interval=0.3)
+
+    paths = layout(tmp_path, pki_server, [NodeSpec("province", "node-province",
+                                                   agencies=[(PROVINCE, "UBND tỉnh Nghệ An")])],
+                   worker=WorkerSettings(poll_interval=0.1), extra=connect)
+    ministry = NationalAxisClient(axis_url, HmacSha256Signer("sys-g22", "secret-g22"),
+                                  organ_id=MINISTRY)
+    signed = sign_directive(pki_server, lambda _n: "71")
+    node = NodeProcess(paths["province"]).start()
+    try:
+        sent_id = ministry.send_edoc(_package(MINISTRY, PROVINCE, signed.pdf))
+        wait_for(lambda: ministry.get_sent_edoc_list(sent_id)[0]["receiveStatus"] == "done", 30,
+                 "the province fetched and acknowledged the ministry's document")
+        back = wait_for(lambda: ministry.get_received_edoc_list(messagetype="status"), 30,
+                        "status 01 back through the axis")
+        status = parse(ministry.get_edoc(back[0]["docId"]))
+        assert status.code == StatusCode("01") and status.sender.organ_id == PROVINCE
+        with node.admin() as admin:
+            inbox = admin.call("GET", "/admin/v1/inbox")
+            assert [i["agency_code"] for i in inbox] == [PROVINCE]
+            doc_id = admin.call("POST", "/admin/v1/issue", json=document_json(
+                signed, (PROVINCE, "UBND tỉnh Nghệ An"), [(MINISTRY, "Văn phòng Chính phủ")])
+            )["document_id"]
+        waiting = wait_for(lambda: ministry.get_received_edoc_list(), 30, "directive at axis")
+        directive = parse(ministry.get_edoc(waiting[0]["docId"]))
+        assert directive.document.document_id == doc_id
+        assert directive.attachments[0].data == signed.pdf
+        ministry.update_status(waiting[0]["docId"], "done")
+        reply = StatusMessage(sender=Organization(MINISTRY), code=StatusCode("03"),
+                              timestamp=now_vietnam(),
+                              response_for=ResponseFor(PROVINCE, signed.code, signed.issue_date,
+                                                       doc_id))
+        ministry.send_edoc(build(reply), messagetype="status")
+        wait_for(lambda: statuses(node, doc_id) == {MINISTRY: "03"}, 30, "03 in tracking")
+    finally:
+        node.stop()

@@ -14,18 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.timeout(300)
 def test_bench_verify_quick_json():
-    out = (
-        subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "verify.py"), "--quick", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=280,
-            cwd=ROOT,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "verify.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        cwd=ROOT,
     )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout.strip().splitlines()
     assert len(out) == 1
     figures = json.loads(out[-1])
     for key in ("docs_per_s", "pyhanko_docs_per_s", "repeat_docs_per_s", "ratio_vs_pyhanko"):

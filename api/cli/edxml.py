@@ -94,8 +94,16 @@ def parse_cmd(
         names = [_safe_name(a.name) for a in package.attachments]
         if len(set(names)) != len(names):
             raise _fail("trùng tên tệp đính kèm", "duplicate attachment names")
-        for name, attachment in zip(names, package.attachments, strict=True):
-            _write_atomic(extract / name, attachment.data)
+        written: list[Path] = []
+        try:
+            for name, attachment in zip(names, package.attachments, strict=True):
+                _write_atomic(extract / name, attachment.data)
+                written.append(extract / name)
+        except OSError as exc:
+            for path in written:  # all or nothing
+                path.unlink(missing_ok=True)
+            raise _fail(f"không ghi được tệp đính kèm: {exc.strerror}",
+                        f"cannot write attachments: {exc.strerror}", str(extract)) from None
     if as_json:
         typer.echo(json.dumps(to_json(package), ensure_ascii=False, indent=2))
         return

@@ -13,102 +13,75 @@ Form XObjects are followed; text in images (scans) is, of course, not found.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from pyhanko.pdf_utils import generic
 
+# One C-level pass splits a content stream into tokens: literal strings (escapes allowed, nested
+# parentheses must be escaped, as every generator we met does), hex strings, dict brackets,
+# array brackets, names, numbers, operators. Whitespace and comments are not matched.
 _TOKEN = re.compile(
-    rb"""
-    (?P<ws>[\x00\t\n\x0c\r ]+|%[^\r\n]*)
-  | (?P<str>\()
-  | (?P<hex><[0-9A-Fa-f\s]*>)
-  | (?P<dict><<|>>)
-  | (?P<arr>[\[\]])
-  | (?P<name>/[^\x00\t\n\x0c\r ()<>\[\]{}/%]*)
-  | (?P<num>[+-]?(?:\d+\.?\d*|\.\d+))
-  | (?P<op>[^\x00\t\n\x0c\r ()<>\[\]{}/%]+)
-  """,
-    re.VERBOSE,
+    rb"\((?:[^()\\]|\\.)*\)|<[0-9A-Fa-f\s]*>|<<|>>|[\[\]]|/[^\s()<>\[\]{}/%]*"
+    rb"|[+-]?(?:\d+\.?\d*|\.\d+)|[^\s()<>\[\]{}/%]+",
+    re.S,
 )
-_ESC = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|\r\n|[\s\S])")
+_ESC = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"\r\n": b"",
+        b"\n": b"", b"\r": b""}
 
 
-def _literal(data: bytes, i: int) -> tuple[bytes, int]:
-    """Parse a literal string starting after '(' at ``i``; return (bytes, index after ')')."""
-    out = bytearray()
-    depth = 1
-    n = len(data)
-    while i < n:
-        c = data[i]
-        if c == 0x5C:  # backslash
-            i += 1
-            e = data[i : i + 1]
-            if e in _ESC:
-                out += _ESC[e]
-                i += 1
-            elif e.isdigit():
-                m = re.match(rb"[0-7]{1,3}", data[i : i + 3])
-                out.append(int(m.group(), 8) & 0xFF)
-                i += len(m.group())
-            elif e in (b"\r", b"\n"):
-                i += 1
-                if e == b"\r" and data[i : i + 1] == b"\n":
-                    i += 1
-            else:
-                out += e
-                i += 1
-            continue
-        if c == 0x28:
-            depth += 1
-        elif c == 0x29:
-            depth -= 1
-            if depth == 0:
-                return bytes(out), i + 1
-        out.append(c)
-        i += 1
-    return bytes(out), i
+def _unescape(m: re.Match) -> bytes:
+    e = m.group(1)
+    if e[:1].isdigit():
+        return bytes((int(e, 8) & 0xFF,))
+    return _ESC.get(e, e)
 
 
 def _tokens(data: bytes):
     """Yield ('op', name) or operand values (float, str name, bytes, list)."""
-    i, n = 0, len(data)
     stack: list[list] = []
-    while i < n:
-        m = _TOKEN.match(data, i)
-        if m is None:
-            i += 1
+    skip_to_ei = False
+    for t in _TOKEN.findall(data):
+        c = t[0]
+        if skip_to_ei:  # inline image data: skip up to EI
+            if t == b"EI":
+                skip_to_ei = False
             continue
-        kind = m.lastgroup
-        i = m.end()
-        if kind == "ws":
+        if c == 0x28:  # (
+            val = t[1:-1]
+            if b"\\" in val:
+                val = _ESCAPE.sub(_unescape, val)
+        elif c == 0x2F:  # /
+            val = t.decode("latin-1")
+        elif c == 0x5B:  # [
+            stack.append([])
             continue
-        if kind == "str":
-            val, i = _literal(data, i)
-        elif kind == "hex":
-            h = re.sub(rb"\s", b"", m.group()[1:-1])
-            val = bytes.fromhex((h + b"0" * (len(h) % 2)).decode())
-        elif kind == "num":
-            val = float(m.group())
-        elif kind == "name":
-            val = m.group().decode("latin-1")
-        elif kind == "arr":
-            if m.group() == b"[":
-                stack.append([])
-                continue
+        elif c == 0x5D:  # ]
             val = stack.pop() if stack else []
-        elif kind == "dict":
-            continue  # dictionaries only appear as operands we ignore (BDC, BI)
-        else:
-            op = m.group()
-            if op == b"BI":  # skip inline image data up to EI
-                j = data.find(b"EI", i)
-                i = n if j < 0 else j + 2
+        elif c == 0x3C:  # < or <<
+            if t == b"<<":
                 continue
+            h = re.sub(rb"\s", b"", t[1:-1])
+            val = bytes.fromhex((h + b"0" * (len(h) % 2)).decode())
+        elif c == 0x3E:  # >>
+            continue
+        elif c in b"0123456789+-.":
+            try:
+                val = float(t)
+            except ValueError:
+                continue
+        else:
             if stack:  # true/false/null inside arrays
                 continue
-            yield ("op", op.decode("latin-1"))
+            if t == b"BI":
+                skip_to_ei = True
+                continue
+            yield ("op", t.decode("latin-1"))
             continue
         if stack:
             stack[-1].append(val)
@@ -124,16 +97,22 @@ class _Font:
     to_unicode: dict[int, str]
     first_char: int = 0
 
-    def decode(self, s: bytes):
+    def decode(self, s: bytes) -> tuple[str, float, int, int]:
+        """(text, sum of glyph widths, glyph count, single-byte spaces) of a string operand.
+        Done with C-level map/unpack: a page has thousands of glyphs."""
         if self.two_byte:
-            codes = [int.from_bytes(s[i : i + 2], "big") for i in range(0, len(s) - 1, 2)]
+            n = len(s) // 2
+            codes = struct.unpack(f">{n}H", s[: 2 * n])
         else:
-            codes = list(s)
-        for c in codes:
-            text = self.to_unicode.get(c)
-            if text is None:
-                text = chr(c) if not self.two_byte else "\ufffd"
-            yield c, text, self.widths.get(c, self.default_width)
+            codes = tuple(s)
+            n = len(codes)
+        uni = self.to_unicode
+        fallback = repeat("\ufffd") if self.two_byte else map(chr, codes)
+        text = "".join(map(uni.get, codes, fallback)) if uni else "".join(map(chr, codes))
+        w = self.widths
+        total = sum(map(w.get, codes, (self.default_width,) * n))
+        spaces = 0 if self.two_byte else codes.count(32)
+        return text, total, n, spaces
 
 
 def _cmap(stream) -> dict[int, str]:
@@ -234,11 +213,17 @@ class TextLine:
         return self.bbox[3] - self.bbox[1]
 
 
+class _Stop(Exception):
+    """Raised to end interpretation early once the region of interest has been read."""
+
+
 @dataclass
 class _Interp:
     runs: list[_Run] = field(default_factory=list)
     fonts: dict[int, _Font] = field(default_factory=dict)
     depth: int = 0
+    stop_below: float | None = None
+    seen_above: bool = False
 
     def font(self, resources, name: str) -> _Font | None:
         try:
@@ -308,30 +293,33 @@ class _Interp:
                 continue
 
     def _show(self, items, tm, ctm, font, fs, tc, tw, th):
-        """One run per string operand (not per glyph): enough to find lines and columns."""
+        """One run per text-showing operator (a TJ array is one run): enough to find lines
+        and columns, and cheap."""
         if font is None or not isinstance(items, list):
             return tm
+        texts: list[str] = []
+        adv = 0.0  # along the baseline, in text space
         for it in items:
             if isinstance(it, float):
-                tm = (tm[0], tm[1], tm[2], tm[3], tm[4] - it / 1000 * fs * th * tm[0],
-                      tm[5] - it / 1000 * fs * th * tm[1])
+                adv -= it / 1000 * fs * th
+                if it < -250 and texts and not texts[-1].endswith(" "):
+                    texts.append(" ")  # a kerning gap wide enough to be a word space
                 continue
             if not isinstance(it, bytes) or not it:
                 continue
-            texts, total_w, n, spaces = [], 0.0, 0, 0
-            for code, text, w in font.decode(it):
-                texts.append(text)
-                total_w += w
-                n += 1
-                if code == 32 and not font.two_byte:
-                    spaces += 1
-            adv = (total_w / 1000 * fs + tc * n + tw * spaces) * th
+            text, total_w, n, spaces = font.decode(it)
+            texts.append(text)
+            adv += (total_w / 1000 * fs + tc * n + tw * spaces) * th
+        if texts:
             m = _mul(tm, ctm)
-            x1 = m[4] + adv * m[0]
             scale = (m[2] ** 2 + m[3] ** 2) ** 0.5 or 1.0
-            self.runs.append(_Run("".join(texts), m[4], x1, m[5], fs * scale))
-            tm = (tm[0], tm[1], tm[2], tm[3], tm[4] + adv * tm[0], tm[5] + adv * tm[1])
-        return tm
+            self.runs.append(_Run("".join(texts), m[4], m[4] + adv * m[0], m[5], fs * scale))
+            if self.stop_below is not None:
+                if m[5] >= self.stop_below:
+                    self.seen_above = True
+                elif self.seen_above:
+                    raise _Stop
+        return (tm[0], tm[1], tm[2], tm[3], tm[4] + adv * tm[0], tm[5] + adv * tm[1])
 
     def _xobject(self, resources, name, ctm) -> None:
         try:
@@ -386,8 +374,12 @@ def _line(runs: list[_Run]) -> TextLine:
                                                           y + 0.891 * size), size)
 
 
-def page_lines(reader, page_index: int) -> list[TextLine]:
-    """All text lines of page ``page_index`` (0-based) of a pyHanko reader, top to bottom."""
+def page_lines(reader, page_index: int, *, stop_below: float | None = None) -> list[TextLine]:
+    """Text lines of page ``page_index`` (0-based) of a pyHanko reader, top to bottom.
+
+    ``stop_below``: stop reading the content once text below that height follows text above
+    it — word processors write pages top-down, so the header region costs a fraction of the
+    page. Lines found this way exist; a caller missing one should read the whole page."""
     page_ref, resources = reader.find_page_for_modification(page_index)
     page = page_ref.get_object()
     contents = page.get("/Contents")
@@ -396,8 +388,14 @@ def page_lines(reader, page_index: int) -> list[TextLine]:
     contents = contents.get_object()
     streams = contents if isinstance(contents, generic.ArrayObject) else [contents]
     data = b"\n".join(s.get_object().data for s in streams)
-    interp = _Interp()
-    interp.run(data, resources.get_object() if resources is not None else {})
+    cache = getattr(reader, "_edoc_font_cache", None)
+    if cache is None:
+        cache = {}
+        with contextlib.suppress(AttributeError):  # fonts are shared by a document's pages
+            reader._edoc_font_cache = cache
+    interp = _Interp(fonts=cache, stop_below=stop_below)
+    with contextlib.suppress(_Stop):
+        interp.run(data, resources.get_object() if resources is not None else {})
     return _lines(interp.runs)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from asn1crypto import algos, x509
+from asn1crypto import algos, cms, x509
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from pyhanko.sign import attributes as _attrs
 from pyhanko.sign import signers as _ph
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -73,6 +74,7 @@ class Signer(_ph.Signer):
         self._chain = chain
         # Results of the pre-signing certificate check, keyed by purpose (see signing.precheck).
         self.precheck_cache: dict = {}
+        self._der: dict = {}
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -114,3 +116,88 @@ class Signer(_ph.Signer):
         size = (pub.bit_size + 7) // 8
         big = (1 << (8 * size)) - 1
         return encode_dss_signature(big, big)
+
+    # --- Speed: the parts of the CMS that never change for one signer -------------------------
+    # pyHanko rebuilds the signer identifier, algorithm identifiers, the signing-certificate-v2
+    # attribute and the certificate set from Python values for every signature; asn1crypto then
+    # re-serialises whole certificates (about half of the signing time for a small PDF). We
+    # build each once, keep its DER, and hand out freshly parsed copies, which asn1crypto dumps
+    # by copying bytes. The CMS produced is byte-for-byte what pyHanko would build.
+
+    def _cached_der(self, key, build) -> bytes:
+        der = self._der.get(key)
+        if der is None:
+            der = self._der[key] = build().dump()
+        return der
+
+    def signer_info(self, digest_algorithm: str, signed_attrs, signature):
+        if digest_algorithm not in ALLOWED_DIGESTS:
+            return super().signer_info(digest_algorithm, signed_attrs, signature)
+        cert = self.signing_cert
+        sid = self._cached_der("sid", lambda: cms.SignerIdentifier({
+            "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                {"issuer": cert.issuer, "serial_number": cert.serial_number}
+            )
+        }))
+        dalg = self._cached_der(("md", digest_algorithm),
+                                lambda: algos.DigestAlgorithm({"algorithm": digest_algorithm}))
+        salg = self._cached_der(("sig", digest_algorithm),
+                                lambda: self.get_signature_mechanism_for_digest(digest_algorithm))
+        return cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier.load(sid),
+            "digest_algorithm": algos.DigestAlgorithm.load(dalg),
+            "signature_algorithm": algos.SignedDigestAlgorithm.load(salg),
+            "signed_attrs": signed_attrs,
+            "signature": signature,
+        })
+
+    def _package_signature(self, *, digest_algorithm, cms_version, signed_attrs, signature,
+                           unsigned_attrs, encap_content_info):
+        if self.attribute_certs or not self.embed_roots:
+            return super()._package_signature(
+                digest_algorithm=digest_algorithm, cms_version=cms_version,
+                signed_attrs=signed_attrs, signature=signature, unsigned_attrs=unsigned_attrs,
+                encap_content_info=encap_content_info,
+            )
+        sig_info = self.signer_info(digest_algorithm, signed_attrs, signature)
+        if unsigned_attrs is not None:
+            sig_info["unsigned_attrs"] = unsigned_attrs
+        certs = self._cached_der("certs", lambda: cms.CertificateSet([
+            cms.CertificateChoices(name="certificate", value=c)
+            for c in [self.signing_cert, *self.chain]
+        ]))
+        return cms.ContentInfo({
+            "content_type": cms.ContentType("signed_data"),
+            "content": cms.SignedData({
+                "version": cms_version,
+                "digest_algorithms": cms.DigestAlgorithms((sig_info["digest_algorithm"],)),
+                "encap_content_info": encap_content_info or {"content_type": "data"},
+                "certificates": cms.CertificateSet.load(certs),
+                "signer_infos": [sig_info],
+            }),
+        })
+
+    def _signed_attr_providers(self, *args, **kwargs):
+        for provider in super()._signed_attr_providers(*args, **kwargs):
+            if type(provider) is _attrs.SigningCertificateV2Provider:
+                yield _CachedAttribute(self._cached_der(
+                    "signing_certificate_v2",
+                    lambda p=provider: _attrs.simple_cms_attribute(
+                        p.attribute_type, _attrs.as_signing_certificate_v2(self.signing_cert)
+                    ),
+                ))
+            else:
+                yield provider
+
+
+class _CachedAttribute(_attrs.CMSAttributeProvider):
+    """A signed attribute whose value is the same for every signature (signing-cert-v2)."""
+
+    attribute_type = "signing_certificate_v2"
+
+    def __init__(self, der: bytes):
+        self._attr_der = der
+
+    async def get_attribute(self, dry_run=False) -> cms.CMSAttribute:
+        return cms.CMSAttribute.load(self._attr_der)

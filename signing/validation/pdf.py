@@ -42,6 +42,7 @@ from signing.validation.report import (
     SubIndication,
     overall,
 )
+from signing.validation.summary import summarise
 
 log = logging.getLogger(__name__)
 speedups.install()
@@ -441,15 +442,12 @@ def _from_bytes(
         fill_identity(sig, facts)
         sig.level = _level(main.subfilter, facts, False)
         judge(sig, facts, opts)
-        if sig.indication is Indication.TOTAL_PASSED or (
-            sig.indication is Indication.INDETERMINATE and not sig.facts.changes
-        ):
-            # the signature may be sound but the document around it cannot be read
-            sig.indication = Indication.INDETERMINATE
+        if sig.indication is not Indication.TOTAL_FAILED:
+            # The signature itself may be sound, but the document around it cannot be read,
+            # so what it shows cannot be checked: an unreadable file fails (DSS does too).
+            sig.indication = Indication.TOTAL_FAILED
             sig.sub_indication = SubIndication.FORMAT_FAILURE
             sig.warnings.append(reason)
-            from signing.validation.summary import summarise
-
             sig.summary_vi, sig.summary_en = summarise(sig)
         reports.append(sig)
     return reports

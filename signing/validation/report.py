@@ -155,7 +155,7 @@ class SignatureReport:
 
     def to_dict(self) -> dict[str, Any]:
         facts = self.facts
-        return {
+        d = {
             "field": self.field,
             "indication": str(self.indication),
             "sub_indication": str(self.sub_indication) if self.sub_indication else None,
@@ -184,6 +184,26 @@ class SignatureReport:
             "summary_en": self.summary_en,
             "revision": self.revision,
         }
+        # The same content grouped as DSS does: what the bytes prove whatever one trusts, and
+        # what depends on the trust store and revocation data.
+        d["trust_independent"] = {
+            k: d[k]
+            for k in (
+                "intact",
+                "crypto_valid",
+                "coverage",
+                "byte_range",
+                "subfilter",
+                "format_problems",
+                "problems",
+                "changes",
+                "signing_time",
+                "timestamp_time",
+                "level",
+            )
+        }
+        d["trust_dependent"] = {k: d[k] for k in ("trusted", "chain", "issuer", "revocation")}
+        return d
 
 
 @dataclass
