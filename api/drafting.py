@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from pathlib import Path
 
 from fpdf import FPDF
 
-import signing
-
-FONT_DIR = Path(signing.__file__).resolve().parent / "fonts"
+from signing import fonts
 
 DEFAULT_RECIPIENTS = (
     "Văn phòng Chính phủ (để b/c);",
@@ -103,10 +100,10 @@ def render_directive(
     pdf.set_lang("vi")
     pdf.set_margins(left=30, top=20, right=15)
     pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.add_font("Serif", "", str(FONT_DIR / "LiberationSerif-Regular.ttf"))
-    pdf.add_font("Serif", "B", str(FONT_DIR / "LiberationSerif-Bold.ttf"))
-    pdf.add_font("Serif", "I", str(FONT_DIR / "LiberationSerif-Italic.ttf"))
-    pdf.add_font("Serif", "BI", str(FONT_DIR / "LiberationSerif-BoldItalic.ttf"))
+    pdf.add_font("Serif", "", str(fonts.path("serif")))
+    pdf.add_font("Serif", "B", str(fonts.path("serif-bold")))
+    pdf.add_font("Serif", "I", str(fonts.path("serif-italic")))
+    pdf.add_font("Serif", "BI", str(fonts.path("serif-bold-italic")))
     pdf.add_page()
 
     width = pdf.w - pdf.l_margin - pdf.r_margin

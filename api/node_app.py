@@ -15,6 +15,7 @@ Routes:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -29,7 +30,9 @@ from exchange_axis.config import NodeConfig
 from exchange_axis.errors import ExchangeError
 from exchange_axis.node import Node
 from exchange_axis.transport import (
+    BUNDLE_PATH,
     PACKAGE_PATH,
+    TO_HEADER,
     fingerprint,
     uvicorn_tls_kwargs,
 )
@@ -78,8 +81,23 @@ def create_app(node: Node) -> FastAPI:
     async def receive(request: Request) -> Response:
         fp = _peer_fp(request)
         body = await request.body()
-        status, answer = await asyncio.to_thread(node.receive, body, fp)
+        to = [c for c in request.headers.get(TO_HEADER, "").split(",") if c]
+        status, answer = await asyncio.to_thread(node.receive, body, fp, to)
         return Response(answer, status_code=status, media_type="application/json")
+
+    @app.post(BUNDLE_PATH)
+    async def receive_bundle(request: Request) -> dict[str, Any]:
+        fp = _peer_fp(request)
+        try:
+            packages = [(base64.b64decode(p["package"]), list(p.get("to", [])))
+                        for p in json.loads(await request.body())["packages"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HTTPException(400, f"bad bundle / gói gộp sai: {exc}") from exc
+        answers = []
+        for body, to in packages:
+            status, answer = await asyncio.to_thread(node.receive, body, fp, to)
+            answers.append({"status": status, "body": base64.b64encode(answer).decode("ascii")})
+        return {"answers": answers}
 
     @app.get("/exchange/v1/health")
     async def health() -> dict[str, Any]:
@@ -97,6 +115,12 @@ def create_app(node: Node) -> FastAPI:
         operator(request)
         body = json.loads(await request.body())
         return await asyncio.to_thread(node.allocate_number, **body)
+
+    @app.post("/admin/v1/takeback")
+    async def takeback(request: Request) -> dict[str, Any]:
+        operator(request)
+        body = json.loads(await request.body())
+        return await asyncio.to_thread(node.take_back, **body)
 
     @app.post("/admin/v1/status")
     async def status(request: Request) -> dict[str, Any]:

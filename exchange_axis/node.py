@@ -112,11 +112,13 @@ class Node:
         return self._by_fp.get(fp)
 
     # -- peers ---------------------------------------------------------------------------------
-    def receive(self, body: bytes, peer_fp: str) -> tuple[int, bytes]:
-        return self.receiver.handle(body, peer_fp)
+    def receive(self, body: bytes, peer_fp: str, to: list[str] | None = None
+                ) -> tuple[int, bytes]:
+        return self.receiver.handle(body, peer_fp, to)
 
     # -- issuing -------------------------------------------------------------------------------
-    def issue(self, document: Document, files: list[Attachment]) -> dict[str, Any]:
+    def issue(self, document: Document, files: list[Attachment],
+              business: Business | None = None) -> dict[str, Any]:
         """Issue a signed document: store the originals, then commit the document's state and one
         outbox row per next hop in one transaction. Returns the document id and the plan."""
         sender = normalise(document.sender.organ_id)
@@ -132,7 +134,8 @@ class Node:
                 f"Không có đường tới: {', '.join(plan.unroutable)}",
                 f"no route to: {', '.join(plan.unroutable)}")
         keys = {hashlib.sha256(f.data).hexdigest(): self.store.put(f.data) for f in files}
-        package = DocumentPackage(document=document, business=Business(BusinessType.NEW),
+        package = DocumentPackage(document=document,
+                                  business=business or Business(BusinessType.NEW),
                                   traces=[TraceHeader(sender, self.now())], attachments=files)
         transfers = []
         for hop, hop_codes in plan.hops.items():
@@ -153,9 +156,13 @@ class Node:
 
     def issue_request(self, body: dict[str, Any]) -> dict[str, Any]:
         """The operator API's form of ``issue``: JSON metadata and base64 files."""
+        business = body["document"].get("business")
         return self.issue(document_from_json(body["document"]),
                           [Attachment(name=f["name"], data=base64.b64decode(f["data"]))
-                           for f in body["files"]])
+                           for f in body["files"]],
+                          Business(BusinessType(int(business["type"])),
+                                   document_id=business.get("document_id"),
+                                   reason=business.get("reason")) if business else None)
 
     def allocate_number(self, agency: str, notation: str, subject: str | None = None
                         ) -> dict[str, Any]:
@@ -201,6 +208,30 @@ class Node:
         self.state.record_clerk_statuses(document_id, messages, transfers, self.now())
         self.after_commit()
         return {"document_id": document_id, "code": status_code.value, "count": len(messages)}
+
+    def take_back(self, document_id: str, recipients: list[str],
+                  reason: str = "Yêu cầu lấy lại văn bản") -> dict[str, Any]:
+        """The sender asks recipients to give a document back (status 13); they answer 15
+        (agree) or 16 (refuse) through ``clerk_status``."""
+        track = self.state.document_track(document_id)
+        codes = [normalise(c) for c in recipients]
+        unknown = [c for c in codes if c not in track.recipients]
+        if unknown:
+            raise ExchangeError(f"{', '.join(unknown)} không nhận văn bản {document_id}",
+                                f"{', '.join(unknown)} did not receive {document_id}")
+        sender, date, code = self.state.outgoing_header(document_id)
+        msg = StatusMessage(
+            sender=Organization(sender, self.hosted.get(sender) or None),
+            response_for=ResponseFor(sender, code, date, document_id),
+            code=StatusCode.parse("13"), timestamp=self.now(), description=reason,
+            traces=[TraceHeader(sender, self.now())])
+        data = build(msg)
+        plan = self.routing.plan(codes)
+        transfers = [Transfer(hop, hop_codes, data, hashlib.sha256(data).hexdigest(), 2,
+                              "status") for hop, hop_codes in plan.hops.items()]
+        self.state.record_take_back(document_id, msg, transfers, self.now())
+        self.after_commit()
+        return {"document_id": document_id, "code": "13", "count": len(codes)}
 
     # -- reports -------------------------------------------------------------------------------
     def tracking_report(self, document_id: str) -> dict[str, Any]:

@@ -26,7 +26,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from edoc.agency import normalise
-from edoc.document import Attachment, DocumentPackage, Organization, TraceHeader
+from edoc.document import (
+    Attachment,
+    BusinessType,
+    DocumentPackage,
+    Organization,
+    TraceHeader,
+)
 from edoc.edxml import EdxmlError, build, parse
 from edoc.status import StatusCode, StatusMessage
 from exchange_axis.receipts import Receipt, RecipientOutcome
@@ -54,10 +60,12 @@ class Arrival:
     package: bytes
     parsed: DocumentPackage | StatusMessage
     came_from: str
+    to: list[str] = field(default_factory=list)  # transport addressing (status 13)
     local: list[str] = field(default_factory=list)
     outcomes: list[RecipientOutcome] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     file_keys: dict[str, str] = field(default_factory=dict)  # sha256 → object key
+    revokes: str | None = None  # DocumentId cancelled by a revoke package
     attachment_shas: list[tuple[Attachment, str]] = field(default_factory=list)
     #: outbox rows to commit with the arrival: relays onwards and statuses back to the sender
     forward: list[Transfer] = field(default_factory=list)
@@ -70,16 +78,18 @@ class Receiver:
         self._guard = threading.Lock()
 
     # -- entry point -------------------------------------------------------------------------
-    def handle(self, body: bytes, peer_fp: str) -> tuple[int, bytes]:
+    def handle(self, body: bytes, peer_fp: str, to: list[str] | None = None
+               ) -> tuple[int, bytes]:
         node = self.node
         peer = node.peer_by_fingerprint(peer_fp)
         if peer is None:
             return 403, error_body(
                 "unknown_peer", "Chứng thư của nút gửi không có trong danh sách nút ngang hàng",
                 "the client certificate is not one of this node's declared peers")
-        return self.process(body, peer.name)
+        return self.process(body, peer.name, to)
 
-    def process(self, body: bytes, came_from: str) -> tuple[int, bytes]:
+    def process(self, body: bytes, came_from: str, to: list[str] | None = None
+                ) -> tuple[int, bytes]:
         """Handle a package from an authenticated source (a peer, or the national axis)."""
         node = self.node
         if len(body) > MAX_PACKAGE_BYTES:
@@ -106,7 +116,7 @@ class Receiver:
             if first is not None:
                 return 200, first
             arrival = Arrival(sender, document_id, sha, package.kind, node.now(), body, package,
-                              came_from)
+                              came_from, to=[normalise(c) for c in to or []])
             if isinstance(package, DocumentPackage):
                 self._document(arrival, package)
             else:
@@ -158,6 +168,13 @@ class Receiver:
             arrival.outcomes += [RecipientOutcome(c, "relayed") for c in hop_codes]
         if not (plan.local or plan.remote()):
             return
+        business = package.business
+        if business is not None and business.doc_type == BusinessType.REVOKE and plan.local:
+            # the original is cancelled here (state "revoked") and the sender told: 15
+            arrival.revokes = business.document_id
+            arrival.forward += [t for t in (self.status_transfer(self.status_for(
+                package, c, StatusCode("15"), "Đã hủy văn bản bị thu hồi", original=True))
+                for c in plan.local) if t is not None]
         if relayed:  # the sender is not our neighbour: its 01/02 travel back as status packages
             back = [self.status_for(package, c, StatusCode("01")) for c in plan.local]
             back += [self.status_for(package, o.agency_code, StatusCode("02"), o.reason_vi)
@@ -178,14 +195,18 @@ class Receiver:
         return build(replace(package, document=doc, traces=[*package.traces, trace]))
 
     def status_for(self, package: DocumentPackage, recipient: str, code: StatusCode,
-                   description: str | None = None) -> StatusMessage:
+                   description: str | None = None, *, original: bool = False) -> StatusMessage:
+        """A status from a hosted recipient about ``package`` (or, with ``original``, about the
+        document a revoke/update package refers to)."""
         from edoc.document import ResponseFor  # noqa: PLC0415
 
         doc = package.document
+        doc_id = (package.business.document_id if original and package.business
+                  else doc.document_id)
         return StatusMessage(
             sender=Organization(recipient, self.node.hosted.get(recipient) or None),
             response_for=ResponseFor(doc.sender.organ_id, str(doc.code) if doc.code else None,
-                                     doc.promulgation_date, doc.document_id),
+                                     doc.promulgation_date, doc_id),
             code=code, timestamp=self.node.now(), description=description or code.meaning_vi,
             traces=[TraceHeader(recipient, self.node.now())])
 
@@ -210,26 +231,35 @@ class Receiver:
 
     # -- status packages ---------------------------------------------------------------------
     def _status(self, arrival: Arrival, status: StatusMessage) -> None:
-        node = self.node
-        target = normalise(status.response_for.organ_id)
+        if status.code.value == "13":  # from the sender to recipients: addressed by transport
+            targets = arrival.to
+        else:  # from a recipient to the document's sender
+            targets = [normalise(status.response_for.organ_id)]
         stale = self._stale(status.traces)
-        if stale:
-            arrival.outcomes = [RecipientOutcome(target, "02", *stale)]
+        if stale or not targets:
+            reason = stale or ("Không rõ nơi nhận của trạng thái",
+                               "the status names no recipient")
+            arrival.outcomes = [RecipientOutcome(t, "02", *reason) for t in targets or ["?"]]
             return
+        for target in targets:
+            self._status_to(arrival, status, target)
+
+    def _status_to(self, arrival: Arrival, status: StatusMessage, target: str) -> None:
+        node = self.node
         hop = node.routing.next_hop(target)
         if hop == LOCAL:
-            arrival.local = [target]
-            arrival.outcomes = [RecipientOutcome(target, "01")]
+            arrival.local.append(target)
+            arrival.outcomes.append(RecipientOutcome(target, "01"))
         elif hop is not None and hop != arrival.came_from:
             trace = TraceHeader(node.organ_id, node.now())
             forwarded = build(replace(status, traces=[*status.traces, trace]))
             arrival.forward.append(Transfer(hop, [target], forwarded,
                                             hashlib.sha256(forwarded).hexdigest(), 2, "status"))
-            arrival.outcomes = [RecipientOutcome(target, "relayed")]
+            arrival.outcomes.append(RecipientOutcome(target, "relayed"))
         else:
-            arrival.outcomes = [RecipientOutcome(
+            arrival.outcomes.append(RecipientOutcome(
                 target, "02", f"Không chuyển được trạng thái tới {target}",
-                f"cannot route the status to {target}")]
+                f"cannot route the status to {target}"))
 
     # -- answer ------------------------------------------------------------------------------
     def _answer(self, arrival: Arrival) -> bytes:

@@ -130,7 +130,9 @@ class NodeState:
                 state="issued",
                 meta={"recipients": {normalise(r.organ_id): r.name or ""
                                      for r in document.recipients},
-                      "signed": True, "indications": {}},
+                      "signed": True,
+                      "promulgation_date": (document.promulgation_date.isoformat()
+                                            if document.promulgation_date else None)},
             )
             s.add(doc)
             s.flush()
@@ -213,28 +215,39 @@ class NodeState:
                              m.OutboxItem.next_attempt_at > now)
                       .values(next_attempt_at=now))
 
+    def mark_delivered_many(self, done: list[tuple[OutboxItem, bytes, Any]],
+                            now: dt.datetime) -> None:
+        """Several rows delivered by one bundle: one transaction."""
+        with self.session() as s, s.begin():
+            for item, answer, receipt in done:
+                self._delivered(s, item, answer, receipt, now)
+
     def mark_delivered(self, item: OutboxItem, answer: bytes, receipt: Any,
                        now: dt.datetime) -> None:
         """The row is done; what the receipt says about each recipient becomes its status."""
         with self.session() as s, s.begin():
-            if not OutboxRepository(s).mark_delivered(item.id, worker=self.worker_id,
-                                                      receipt=answer, now=now):
-                return  # no longer ours (lease expired and another worker took it)
-            if item.kind != "document" or item.document_id is None:
-                return
-            doc = s.get(m.Document, item.document_id)
-            if doc is None or doc.direction != "outgoing":
-                return
-            indication = next(iter(receipt.verdicts.values()), None)
-            events = [{"document_id": doc.id, "external_document_id": doc.external_id,
-                       "agency_code": o.agency_code, "status_code": o.status,
-                       "description": o.reason_vi or None, "signature_indication": indication,
-                       "staff": {}, "occurred_at": receipt.received_at, "recorded_at": now}
-                      for o in receipt.recipients if o.status != "relayed"]
-            if events:
-                s.execute(m.StatusEvent.__table__.insert(), events)
-            self._update_deliveries(s, doc.id, receipt.recipients, receipt.received_at,
-                                    indication)
+            self._delivered(s, item, answer, receipt, now)
+
+    def _delivered(self, s: Session, item: OutboxItem, answer: bytes, receipt: Any,
+                   now: dt.datetime) -> None:
+        if not OutboxRepository(s).mark_delivered(item.id, worker=self.worker_id,
+                                                  receipt=answer, now=now):
+            return  # no longer ours (lease expired and another worker took it)
+        if item.kind != "document" or item.document_id is None:
+            return
+        doc = s.get(m.Document, item.document_id)
+        if doc is None or doc.direction != "outgoing":
+            return
+        indication = next(iter(receipt.verdicts.values()), None)
+        events = [{"document_id": doc.id, "external_document_id": doc.external_id,
+                   "agency_code": o.agency_code, "status_code": o.status,
+                   "description": o.reason_vi or None, "signature_indication": indication,
+                   "staff": {}, "occurred_at": receipt.received_at, "recorded_at": now}
+                  for o in receipt.recipients if o.status != "relayed"]
+        if events:
+            s.execute(m.StatusEvent.__table__.insert(), events)
+        self._update_deliveries(s, doc.id, receipt.recipients, receipt.received_at,
+                                indication)
 
     def _update_deliveries(self, s: Session, doc_id: int, outcomes: Iterable[Any],
                            at: dt.datetime, indication: str | None = None) -> None:
@@ -314,6 +327,22 @@ class NodeState:
             s.commit()
             return answer
 
+    def _mark_incoming(self, s: Session, external_id: str | None, agencies: list[str],
+                       state: str, reporter: str, code: str, description: str | None,
+                       at: dt.datetime) -> int:
+        """Set the state of the incoming copies of a document held by ``agencies`` and log
+        the status that caused it; returns how many copies changed."""
+        ids = [self.agency_id(s, a) for a in agencies]
+        docs = s.execute(select(m.Document).where(
+            m.Document.direction == "incoming", m.Document.external_id == external_id,
+            m.Document.agency_id.in_(ids))).scalars().all()
+        for doc in docs:
+            doc.state = state
+            s.add(m.StatusEvent(document_id=doc.id, external_document_id=external_id,
+                                agency_code=reporter, status_code=code,
+                                description=description, occurred_at=at))
+        return len(docs)
+
     def _incoming_documents(self, s: Session, arrival: Any) -> tuple[dict[str, int], int | None]:
         doc = arrival.parsed.document
         at = arrival.received_at
@@ -358,6 +387,10 @@ class NodeState:
             s.add(m.StatusEvent(document_id=row.id, external_document_id=doc.document_id,
                                 agency_code=code, status_code="01", description="Đã đến",
                                 occurred_at=at, recorded_at=at))
+        if arrival.revokes:
+            self._mark_incoming(s, arrival.revokes, arrival.local, "revoked",
+                                normalise(doc.sender.organ_id), "15",
+                                "Đã hủy theo văn bản thu hồi", at)
         return numbers, first
 
     def _incoming_status(self, s: Session, arrival: Any) -> None:
@@ -365,6 +398,11 @@ class NodeState:
         if not arrival.local:
             return
         msg: StatusMessage = arrival.parsed
+        if msg.code.value == "13":  # the sender asks our recipients to give it back
+            self._mark_incoming(s, msg.response_for.document_id, arrival.local,
+                                "take_back_requested", normalise(msg.sender.organ_id), "13",
+                                msg.description, msg.timestamp)
+            return
         doc = s.execute(select(m.Document).where(
             m.Document.direction == "outgoing",
             m.Document.external_id == msg.response_for.document_id)).scalars().first()
@@ -407,13 +445,40 @@ class NodeState:
                     raise ExchangeError(f"{code} không nhận văn bản {external_id}",
                                         f"{code} did not receive document {external_id}")
                 doc.state = {"03": "accepted", "02": "rejected", "04": "assigned",
-                             "05": "processing", "06": "done"}.get(msg.code.value, doc.state)
+                             "05": "processing", "06": "done", "15": "withdrawn"
+                             }.get(msg.code.value, doc.state)
                 events.append({"document_id": doc.id, "external_document_id": external_id,
                                "agency_code": code, "status_code": msg.code.value,
                                "description": msg.description, "staff": {},
                                "occurred_at": msg.timestamp, "recorded_at": now})
             s.execute(m.StatusEvent.__table__.insert(), events)
             self._enqueue(s, transfers, now)
+
+    def outgoing_header(self, external_id: str) -> tuple[str, dt.date | None, str | None]:
+        """(sender code, promulgation date, "number/notation") of an outgoing document."""
+        with self.session() as s:
+            doc = s.execute(select(m.Document).where(
+                m.Document.direction == "outgoing",
+                m.Document.external_id == external_id)).scalars().first()
+            sender = self._code_of(s, doc.agency_id)
+            pd = doc.meta.get("promulgation_date")
+            date = dt.date.fromisoformat(pd) if pd else None
+            code = f"{doc.number}/{doc.notation}" if doc.number else None
+            return sender, date, code
+
+    def record_take_back(self, external_id: str, msg: StatusMessage,
+                         transfers: list[Transfer], now: dt.datetime) -> None:
+        """Status 13 leaves: logged on the outgoing document, queued per next hop."""
+        with self.session() as s, s.begin():
+            doc = s.execute(select(m.Document).where(
+                m.Document.direction == "outgoing",
+                m.Document.external_id == external_id)).scalars().first()
+            for t in transfers:
+                for code in t.recipients:
+                    s.add(m.StatusEvent(document_id=doc.id, external_document_id=external_id,
+                                        agency_code=code, status_code="13",
+                                        description=msg.description, occurred_at=now))
+            self._enqueue(s, transfers, now, document_id=doc.id)
 
     def _code_of(self, s: Session, agency_id: int) -> str:
         for code, aid in self._agency_ids.items():

@@ -73,9 +73,10 @@ _RANK = {"pending": 0, "relayed": 1, "01": 2, "02": 9, "03": 3, "04": 4, "05": 5
 
 
 def fold(track: DocumentTrack, events: Iterable[StatusEvent]) -> DocumentTrack:
-    """Apply events in time order; the latest meaningful status wins (a late-arriving 01 never
-    hides an earlier-recorded 03: ranks break ties when events cross on the wire)."""
-    for e in sorted(events, key=lambda e: (e.at, _RANK.get(e.code, 0))):
+    """Apply events in the order they were recorded (wire timestamps have second precision, so
+    they cannot order a 13 and its answer); a processing status only moves forward (a late 01
+    never hides a 03), while take-back codes 13/15/16 always apply."""
+    for e in events:
         r = track.recipients.setdefault(e.recipient, RecipientTrack(e.recipient))
         if _RANK.get(e.code, 0) >= _RANK.get(r.status, 0) or e.code in ("13", "15", "16"):
             r.status, r.status_at = e.code, e.at

@@ -19,6 +19,11 @@ from exchange_axis.config import NodeConfig, Peer, TlsFiles
 from exchange_axis.errors import TransportError
 
 PACKAGE_PATH = "/exchange/v1/packages"
+#: Many small packages (statuses) in one request; each still gets its own signed receipt.
+BUNDLE_PATH = "/exchange/v1/bundle"
+#: The recipients a transfer is for (transport addressing, beside the package): needed for
+#: status 13, which the sender addresses to recipients while its ResponseFor names the sender.
+TO_HEADER = "x-edoc-to"
 EDXML_CONTENT_TYPE = "application/edxml+xml"
 
 

@@ -158,3 +158,39 @@ def test_our_p7s_verifies_with_timestamp(pki_server, trust):
     assert failed.sub_indication is SubIndication.HASH_FAILURE
     attached = sign_cms(CONTENT, signer, attached=True)
     assert verify_cms(attached, trust=trust, timeout=5).indication is Indication.TOTAL_PASSED
+
+
+def with_crls(der: bytes, crl_paths) -> bytes:
+    """Add CRLs to SignedData.crls (outside the signed attributes, as CAdES-LT tools do;
+    openssl 3.0 cannot add them when signing)."""
+    from asn1crypto import cms, crl
+
+    info = cms.ContentInfo.load(der)
+    sd = info["content"]
+    sd["crls"] = cms.RevocationInfoChoices(
+        [
+            cms.RevocationInfoChoice(name="crl", value=crl.CertificateList.load(p.read_bytes()))
+            for p in crl_paths
+        ]
+    )
+    return info.dump(force=True)
+
+
+@pytest.mark.timeout(60)
+def test_offline_uses_crls_carried_in_the_cms(dev_pki, trust, tmp_path):
+    crl_dir = dev_pki.crl.parent
+    crls = [crl_dir / "subca.crl", crl_dir / "root.crl"]
+    sig = with_crls(openssl_sign(dev_pki, "official-h41", tmp_path), crls)
+    report = verify_cms(sig, CONTENT, trust=trust, revocation="offline")
+    s = report.signatures[0]
+    assert s.revocation.status is RevocationStatus.GOOD and s.revocation.source == "embedded CRL"
+    assert report.indication is Indication.TOTAL_PASSED
+    revoked = with_crls(openssl_sign(dev_pki, "revoked", tmp_path), crls)
+    r = verify_cms(revoked, CONTENT, trust=trust, revocation="offline")
+    assert r.signatures[0].revocation.status is RevocationStatus.REVOKED
+    assert r.sub_indication is SubIndication.REVOKED
+    # without any data offline: the Circular's warning, not a pass
+    bare = verify_cms(
+        openssl_sign(dev_pki, "official-h41", tmp_path), CONTENT, trust=trust, revocation="offline"
+    )
+    assert bare.sub_indication is SubIndication.TRY_LATER

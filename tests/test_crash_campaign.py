@@ -25,6 +25,7 @@ FAST = WorkerSettings(base_delay=0.1, max_delay=0.5, max_attempts=10_000, poll_i
 
 
 @pytest.mark.campaign
+@pytest.mark.timeout(3600)
 def test_randomized_kills_deliver_exactly_once(tmp_path: Path, pki_server) -> None:
     kills_wanted = int(os.environ.get("EDOC_CAMPAIGN_KILLS", "100"))
     rng = random.Random(int(os.environ.get("EDOC_CAMPAIGN_SEED", "7")))

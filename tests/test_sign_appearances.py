@@ -218,3 +218,21 @@ def test_signer_name_override(pki_server, nss_db, tmp_path):
     assert_pdfsig_valid(pdf, nss_db, tmp_path, count=1)
     x1, y1, x2, y2 = field_rects(pdf)["EdocPersonal1"]
     assert 120 < y1 < 300 and x1 > 300
+
+
+def test_personal_b_t_then_seal_b_lta(pki_server, directive, nss_db, tmp_path):
+    """The full issuing path with long-term levels: the seal's DSS and document time-stamp
+    are allowed changes for the personal signature."""
+    e, a = pki_server.entity("official-h41"), pki_server.entity("agency-h41")
+    personal = sign_pdf(directive, signer_for(pki_server, "official-h41"),
+                        appearance=PersonalAppearance(e.image), level="B-T",
+                        tsa_url=pki_server.tsa_url)
+    sealed = sign_pdf(personal, signer_for(pki_server, "agency-h41"),
+                      appearance=SealAppearance(a.image, number="99/CT-UBND"), level="B-LTA",
+                      tsa_url=pki_server.tsa_url)
+    assert_pdfsig_valid(sealed, nss_db, tmp_path, count=2, doc_timestamps=1)
+    results = dict(validate_all(sealed, pki_server))
+    p = results["EdocPersonal1"]
+    assert p.intact and p.valid and p.trusted
+    assert p.modification_level <= ModificationLevel.FORM_FILLING
+    assert "Số: 99/CT-UBND" in text_of(sealed, tmp_path, 1)

@@ -151,3 +151,18 @@ def test_same_input_and_output_refused(pki_server, directive, tmp_path):
     with pytest.raises(SigningError) as ei:
         sign_file(src, src, signer_for(pki_server, "official-h41"))
     assert ei.value.code == "same_file" and src.read_bytes() == directive
+
+
+def test_number_without_prepared_fields(pki_server, directive, tmp_path):
+    """A personal signature made without the number/date fields: writing a number would break
+    it, so the seal refuses --number with the reason; without --number it seals fine."""
+    e, a = pki_server.entity("official-h41"), pki_server.entity("agency-h41")
+    personal = sign_pdf(directive, signer_for(pki_server, "official-h41"),
+                        appearance=PersonalAppearance(e.image, prepare_issue_fields=False))
+    err = _expect(tmp_path, personal, signer_for(pki_server, "agency-h41"),
+                  SealAppearance(a.image, number="7/CT-UBND"), AppearanceError,
+                  "no_issue_fields")
+    assert "--number" in err.message_vi
+    sealed = sign_pdf(personal, signer_for(pki_server, "agency-h41"),
+                      appearance=SealAppearance(a.image))
+    assert sealed.startswith(personal)

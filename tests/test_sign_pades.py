@@ -147,3 +147,18 @@ def test_status_unknown_is_refused(dev_pki, directive, tmp_path):
     with pytest.raises(CertificateError) as ei:
         sign_pdf(directive, signer)
     assert ei.value.code == "cert_status_unknown"
+
+
+def test_sign_file_streams_large_files(pki_server, directive, nss_db, tmp_path, monkeypatch):
+    """Above the in-memory limit the PDF goes disk to disk (what keeps a 200 MB PDF's memory
+    low); force that path on a small file and check the result."""
+    import signing.pades as pades
+
+    monkeypatch.setattr(pades, "IN_MEMORY_LIMIT", 0)
+    src, dst = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    src.write_bytes(directive)
+    result = sign_file(src, dst, signer_for(pki_server, "official-h41"),
+                       appearance=_personal(pki_server))
+    assert result.field_name == "EdocPersonal1"
+    assert dst.read_bytes().startswith(directive) and src.read_bytes() == directive
+    assert_pdfsig_valid(dst, nss_db, count=1)

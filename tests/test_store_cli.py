@@ -68,6 +68,8 @@ def test_store_commands_s3(env: Path, s3_server) -> None:
 
 
 def test_db_upgrade_and_audit_verify(env: Path, db_url: str) -> None:
+    r = run("audit", "verify", "--db", db_url)
+    assert r.exit_code == 1 and "edoc db upgrade" in r.stderr
     r = run("db", "upgrade", "--db", db_url)
     assert r.exit_code == 0, r.output
     db = Database(db_url)
@@ -86,9 +88,9 @@ def test_db_upgrade_and_audit_verify(env: Path, db_url: str) -> None:
     assert r.exit_code == 1 and "first_bad=3" in r.stdout and "bản ghi 3" in r.stderr
 
 
-def test_audit_anchor_through_the_dev_tsa(env: Path, sqlite_url: str, pki_server) -> None:
-    assert run("db", "upgrade", "--db", sqlite_url).exit_code == 0
-    db = Database(sqlite_url)
+def test_audit_anchor_through_the_dev_tsa(env: Path, db_url: str, pki_server) -> None:
+    assert run("db", "upgrade", "--db", db_url).exit_code == 0
+    db = Database(db_url)
     try:
         with db.uow() as uow:
             uow.audit.append("cli-test", "issue", "document:1")
@@ -96,22 +98,22 @@ def test_audit_anchor_through_the_dev_tsa(env: Path, sqlite_url: str, pki_server
     finally:
         db.dispose()
     envs = {"EDOC_PKI_DIR": str(pki_server.directory)}
-    r = run("audit", "anchor", "--db", sqlite_url, env=envs)
+    r = run("audit", "anchor", "--db", db_url, env=envs)
     assert r.exit_code == 0, r.output
-    r = run("audit", "verify", "--db", sqlite_url, env=envs)
+    r = run("audit", "verify", "--db", db_url, env=envs)
     assert r.exit_code == 0 and "1 anchors" in r.stdout, r.output
     # a token with the right imprint but from a TSA outside the trust roots is refused
-    foreign, head = foreign_token(env / "other-pki", sqlite_url)
+    foreign, head = foreign_token(env / "other-pki", db_url)
     from api.cli.audit import token_verifier
 
     assert token_verifier([])(head, foreign)  # the imprint alone would pass
-    db = Database(sqlite_url)
+    db = Database(db_url)
     try:
         with db.engine.begin() as conn:
             conn.execute(text("UPDATE audit_anchors SET token = :t"), {"t": foreign})
     finally:
         db.dispose()
-    r = run("audit", "verify", "--db", sqlite_url, env=envs)
+    r = run("audit", "verify", "--db", db_url, env=envs)
     assert r.exit_code == 1 and "anchor #1" in r.stderr, r.output
 
 

@@ -123,4 +123,3 @@ def test_disk_full_leaves_nothing(tmp_path: Path) -> None:
     assert "full: no space left" in out.stdout, out.stderr
     store = LocalStore(root)
     assert list(store.iter_keys()) == [] and store.check() == []
-

@@ -57,6 +57,9 @@ def test_put_accepts_streams_and_paths(store: ObjectStore, tmp_path: Path) -> No
     with os.fdopen(r, "rb") as pipe:
         k3 = store.put(pipe)
     assert k1 == k2 == key_for_bytes(data)
+    offset = io.BytesIO(b"header" + data)  # a file the caller already read into: stored from there
+    offset.read(6)
+    assert store.put(offset) == k1
     assert k3 == key_for_bytes(data[:60000])
     assert store.get(k3) == data[:60000]
 

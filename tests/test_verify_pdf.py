@@ -217,46 +217,48 @@ def test_content_stream_replaced_fails(signed, trust):
     assert all(s.intact for s in report.signatures)
 
 
-def test_signature_dictionary_edited_fails(signed, trust):
-    def edit_reason(w):
-        field = next(
-            f.get_object()
-            for f in w.root["/AcroForm"]["/Fields"]
-            if f.get_object().get("/FT") == "/Sig"
-        )
-        sig_ref = field.raw_get("/V")
-        sig = sig_ref.get_object()
-        sig[generic.NameObject("/Reason")] = generic.TextStringObject("Lý do giả mạo")
-        w.mark_update(sig_ref)
+def edit_reason(w):
+    field = next(
+        f.get_object()
+        for f in w.root["/AcroForm"]["/Fields"]
+        if f.get_object().get("/FT") == "/Sig"
+    )
+    sig_ref = field.raw_get("/V")
+    sig = sig_ref.get_object()
+    sig[generic.NameObject("/Reason")] = generic.TextStringObject("Lý do giả mạo")
+    w.mark_update(sig_ref)
 
+
+def test_signature_dictionary_edited_fails(signed, trust):
     tampered = incremental(signed, edit_reason)
     report = verify_pdf(tampered, trust=trust, revocation="off")
     assert report.signatures[0].indication is Indication.TOTAL_FAILED
     assert ("signature_dictionary_edited", False) in kinds(report)
 
 
-def test_annotation_added_is_allowed_and_listed(signed, trust):
-    def add_note(w):
-        page_ref = w.root["/Pages"]["/Kids"].raw_get(0)
-        page = page_ref.get_object()
-        note = w.add_object(
-            generic.DictionaryObject(
-                {
-                    generic.NameObject("/Type"): generic.NameObject("/Annot"),
-                    generic.NameObject("/Subtype"): generic.NameObject("/Text"),
-                    generic.NameObject("/Rect"): generic.ArrayObject(
-                        [generic.NumberObject(x) for x in (50, 50, 70, 70)]
-                    ),
-                    generic.NameObject("/Contents"): generic.TextStringObject("Đã xem"),
-                }
-            )
+def add_note(w):
+    page_ref = w.root["/Pages"]["/Kids"].raw_get(0)
+    page = page_ref.get_object()
+    note = w.add_object(
+        generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/Text"),
+                generic.NameObject("/Rect"): generic.ArrayObject(
+                    [generic.NumberObject(x) for x in (50, 50, 70, 70)]
+                ),
+                generic.NameObject("/Contents"): generic.TextStringObject("Đã xem"),
+            }
         )
-        annots = page.get("/Annots")
-        arr = generic.ArrayObject(list(annots) if annots else [])
-        arr.append(note)
-        page[generic.NameObject("/Annots")] = arr
-        w.mark_update(page_ref)
+    )
+    annots = page.get("/Annots")
+    arr = generic.ArrayObject(list(annots) if annots else [])
+    arr.append(note)
+    page[generic.NameObject("/Annots")] = arr
+    w.mark_update(page_ref)
 
+
+def test_annotation_added_is_allowed_and_listed(signed, trust):
     report = verify_pdf(incremental(signed, add_note), trust=trust, revocation="off")
     assert ("annotations", True) in kinds(report)
     assert all(s.indication is not Indication.TOTAL_FAILED for s in report.signatures)
@@ -374,3 +376,52 @@ def test_lta_online_passes_and_offline_uses_embedded(pki_server, directive, trus
         plain, trust=trust, revocation="off", at=online.timestamp_time + timedelta(days=365 * 5)
     ).signatures[0]
     assert late.sub_indication is SubIndication.OUT_OF_BOUNDS_NO_POE
+
+
+def test_pdfsig_agrees_on_integrity_of_our_variants(signed, trust, tmp_path):
+    """Every variant we produce: poppler's pdfsig and verify_pdf agree signature by signature."""
+    flipped = bytearray(signed)
+    flipped[flipped.index(b"stream", len(signed) // 4) + 20] ^= 0x01
+    variants = {
+        "signed": signed,
+        "appended": incremental(signed, _append_page),
+        "reason_edited": incremental(signed, edit_reason),
+        "note_added": incremental(signed, add_note),
+        "flipped": bytes(flipped),
+        "truncated_tail": signed[:-200] + b"\n%%EOF\n",
+    }
+    for label, data in variants.items():
+        path = tmp_path / f"{label}.pdf"
+        path.write_bytes(data)
+        theirs = pdfsig_intact(path)
+        ours = {
+            tuple(s.facts.byte_range): s.intact
+            for s in verify_pdf(data, trust=trust, revocation="off").signatures
+        }
+        for key, intact in theirs.items():
+            assert ours.get(key) == intact, (label, key, ours.get(key), intact)
+        for key, intact in ours.items():
+            assert not intact or theirs.get(key) is True, (label, key)
+
+
+def test_no_single_byte_change_outside_the_signature_values_passes(signed, trust):
+    """Property: flip any byte outside the /Contents holes and the document no longer passes
+    (and validation never crashes)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    base = verify_pdf(signed, trust=trust, revocation="off")
+    assert base.indication is Indication.TOTAL_PASSED
+    holes = [(s.facts.byte_range[1], s.facts.byte_range[2]) for s in base.signatures]
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.integers(0, len(signed) - 1), st.integers(1, 255))
+    def check(pos, xor):
+        if any(a <= pos < b for a, b in holes):
+            return
+        data = bytearray(signed)
+        data[pos] ^= xor
+        report = verify_pdf(bytes(data), trust=trust, revocation="off", use_cache=False)
+        assert report.indication is not Indication.TOTAL_PASSED, pos
+
+    check()

@@ -17,7 +17,7 @@ import typer
 from api.cli.store import fail
 from api.settings import Settings, get_settings
 from edoc.errors import EdocError
-from storage.db import Database
+from storage.db import Database, require_head
 
 app = typer.Typer(
     help="Nhật ký kiểm toán chuỗi băm: kiểm tra, đóng dấu thời gian đầu chuỗi "
@@ -112,7 +112,12 @@ def verify(db: str | None = _DB) -> None:
     """Kiểm tra chuỗi băm và các mốc thời gian; chỉ ra bản ghi hỏng đầu tiên
     (verify the chain and anchors; name the first bad entry)."""
     settings = get_settings()
-    database = Database(db or settings.database_url())
+    url = db or settings.database_url()
+    try:
+        require_head(url)
+    except EdocError as exc:
+        fail(exc)
+    database = Database(url)
     try:
         with database.uow() as uow:
             report = uow.audit.verify(token_verifier=token_verifier(_roots(settings)))
@@ -136,7 +141,12 @@ def anchor(
 ) -> None:
     """Đóng dấu thời gian đầu chuỗi qua TSA (time-stamp the chain head through the TSA)."""
     settings = get_settings()
-    database = Database(db or settings.database_url())
+    url = db or settings.database_url()
+    try:
+        require_head(url)
+    except EdocError as exc:
+        fail(exc)
+    database = Database(url)
     try:
         with database.uow() as uow:
             a = uow.audit.anchor(timestamper(tsa or tsa_url(settings)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import sys  # noqa: E402
 import threading
 import time
@@ -84,6 +85,8 @@ def demo(
     from api.cluster import LEGACY_COMMUNE, PROVINCE, layout, province_topology, running  # noqa: PLC0415
     from api.directive import document_json, sign_directive  # noqa: PLC0415
 
+    # SIGTERM (timeout, CI cancel) unwinds like Ctrl-C, so the node processes are stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out.mkdir(parents=True, exist_ok=True)
     pki_dir = pki_dir or get_settings().pki_dir
     try:

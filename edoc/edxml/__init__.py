@@ -12,7 +12,7 @@ from edoc.edxml.errors import EdxmlError
 from edoc.edxml.limits import DEFAULT_LIMITS, Limits
 from edoc.edxml.reader import read
 from edoc.edxml.schema import validate, validate_tree
-from edoc.edxml.secure import parse_xml, repair
+from edoc.edxml.secure import parse_package, repair
 from edoc.edxml.writer import build
 from edoc.status import StatusMessage, StatusPackage
 
@@ -36,8 +36,8 @@ def parse(data: bytes, *, strict: bool = False, limits: Limits = DEFAULT_LIMITS,
     """Read a package. ``strict`` refuses any deviation from the reference (and validates
     against the XSD); lenient mode records deviations on ``package.deviations``. ``schema``
     forces XSD validation on or off (XSD findings are deviations in lenient mode)."""
-    root = parse_xml(data, limits)
-    package = read(root, strict=strict, limits=limits)  # its messages are the clearer ones
+    root, lifted = parse_package(data, limits)
+    package = read(root, strict=strict, limits=limits, lifted=lifted)  # clearer messages first
     findings = validate_tree(root) if (strict if schema is None else schema) else []
     if findings and strict:
         first = findings[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import io
+import struct
 import zipfile
 import zlib
 
@@ -25,16 +26,63 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _READ = 1 << 20
 
 
-def pack(name: str, data: bytes) -> bytes:
-    """ZIP holding one entry ``name`` with ``data``, base64-encoded (ASCII bytes)."""
-    buffer = io.BytesIO()
-    method = zipfile.ZIP_DEFLATED if _worth_deflating(data) else zipfile.ZIP_STORED
-    with zipfile.ZipFile(buffer, "w") as archive:
-        info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-        info.compress_type = method
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, data, compress_type=method, compresslevel=6)
-    return pybase64.b64encode(buffer.getbuffer())
+def pack(name: str, data: bytes) -> list[bytes]:
+    """Base64 of a ZIP holding one entry ``name`` with ``data``, as a few pieces whose
+    concatenation is the base64 text (ASCII bytes).
+
+    The bytes are exactly what ``zipfile`` writes for this entry (``writestr`` to a seekable
+    file: local header, data, central directory, end record), but the ZIP is never assembled:
+    the local header and the tail are tiny, and the (possibly 100 MB) payload is encoded
+    straight from the caller's buffer, split at a 3-byte boundary so the pieces' base64 joins
+    seamlessly. Each megabyte-sized temporary we avoid is a fresh run of page faults, which
+    cost more than the copy itself."""
+    if len(data) * 1.05 > zipfile.ZIP64_LIMIT:
+        raise EdxmlError(f"Tệp đính kèm quá lớn để đóng gói ({len(data)} byte)",
+                         f"attachment too large to pack ({len(data)} bytes)")
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.external_attr = 0o644 << 16
+    payload: bytes | memoryview
+    if _worth_deflating(data):
+        info.compress_type = zipfile.ZIP_DEFLATED
+        deflater = zlib.compressobj(6, zlib.DEFLATED, -15)  # what zipfile uses at level 6
+        payload = deflater.compress(data) + deflater.flush()
+    else:
+        info.compress_type = zipfile.ZIP_STORED
+        payload = memoryview(data)
+    info.CRC = zlib.crc32(data)
+    info.file_size = len(data)
+    info.compress_size = len(payload)
+    info.header_offset = 0
+    head = info.FileHeader(zip64=False)
+    tail = _central_directory(info, len(head) + len(payload))
+    # base64 works on 3-byte groups: complete the header's last group from the payload, encode
+    # the whole groups of the payload from a view, and the rest together with the tail.
+    start = (3 - len(head) % 3) % 3
+    end = start + (len(payload) - start) // 3 * 3
+    view = memoryview(payload)
+    return [pybase64.b64encode(head + view[:start].tobytes()),
+            pybase64.b64encode(view[start:end]),
+            pybase64.b64encode(view[end:].tobytes() + tail)]
+
+
+def _central_directory(info: zipfile.ZipInfo, offset: int) -> bytes:
+    """Central directory entry and end record for the single entry ``info`` written at 0,
+    field for field as ``zipfile.ZipFile._write_end_record`` does (no ZIP64: ``pack`` caps
+    the size)."""
+    year, month, day, hour, minute, second = info.date_time
+    dosdate = (year - 1980) << 9 | month << 5 | day
+    dostime = hour << 11 | minute << 5 | second // 2
+    ascii_name = info.filename.isascii()
+    filename = info.filename.encode("ascii" if ascii_name else "utf-8")
+    flags = info.flag_bits | (0 if ascii_name else 0x800)  # bit 11: the name is UTF-8
+    entry = struct.pack(zipfile.structCentralDir, zipfile.stringCentralDir,
+                        info.create_version, info.create_system, info.extract_version,
+                        info.reserved, flags, info.compress_type, dostime, dosdate, info.CRC,
+                        info.compress_size, info.file_size, len(filename), 0, 0, 0,
+                        info.internal_attr, info.external_attr, 0) + filename
+    end = struct.pack(zipfile.structEndArchive, zipfile.stringEndArchive, 0, 0, 1, 1,
+                      len(entry), offset, 0)
+    return entry + end
 
 
 def _worth_deflating(data: bytes) -> bool:
@@ -47,10 +95,20 @@ def _worth_deflating(data: bytes) -> bool:
 _WHITESPACE = b" \t\r\n"
 
 
+def decode_strict(data: bytes | memoryview) -> bytes | None:
+    """The decoded bytes if ``data`` is strict base64 (the alphabet only, one unbroken run, as
+    the SDK writes it), else None. pybase64 (SIMD) validates and decodes in one pass, straight
+    from a view of the package: the stdlib decoder alone would cost more than our speed
+    budget."""
+    try:
+        return pybase64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def decode_base64(text: str | bytes, path: str, *, strict: bool) -> bytes:
     """Strict: the base64 alphabet only, optionally wrapped in lines. Lenient: other characters
-    are skipped (some senders leave stray ones); the ZIP's CRC still guards the content.
-    pybase64 (SIMD) because the stdlib decoder alone would cost more than our speed budget."""
+    are skipped (some senders leave stray ones); the ZIP's CRC still guards the content."""
     raw: bytes | None
     if isinstance(text, bytes):
         raw = text if text.isascii() else None
@@ -59,16 +117,16 @@ def decode_base64(text: str | bytes, path: str, *, strict: bool) -> bytes:
     try:
         if raw is None:
             raise ValueError("non-ASCII characters in base64 content")
+        decoded = decode_strict(raw)
+        if decoded is not None:
+            return decoded
+        compact = raw.translate(None, _WHITESPACE)
         try:
-            return pybase64.b64decode(raw, validate=True)
+            return pybase64.b64decode(compact, validate=True)
         except (binascii.Error, ValueError):
-            compact = raw.translate(None, _WHITESPACE)
-            try:
-                return pybase64.b64decode(compact, validate=True)
-            except (binascii.Error, ValueError):
-                if strict:
-                    raise
-                return binascii.a2b_base64(compact)
+            if strict:
+                raise
+            return binascii.a2b_base64(compact)
     except (binascii.Error, ValueError) as exc:
         raise EdxmlError(f"Nội dung tệp đính kèm không phải base64 hợp lệ: {exc}",
                          f"attachment content is not valid base64: {exc}", path=path) from None

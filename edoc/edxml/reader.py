@@ -9,7 +9,7 @@ attachment that does not unzip) is refused in both modes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import IntEnum
 from typing import Any
 
@@ -41,9 +41,10 @@ _DSIG = "{" + spec.DSIG_NS + "}"
 
 
 class _Reader:
-    def __init__(self, strict: bool, limits: Limits) -> None:
+    def __init__(self, strict: bool, limits: Limits, lifted: Mapping[str, bytes]) -> None:
         self.strict = strict
         self.limits = limits
+        self.lifted = lifted
         self.deviations: list[Deviation] = []
 
     # -- reporting -------------------------------------------------------------------------
@@ -409,10 +410,11 @@ class _Reader:
         one = lambda name, req=False: self.one(parts, name, element, req)  # noqa: E731
         encoded = one("ContentTransferEncoded", True)
         path = element_path(encoded)
-        self.text(encoded)  # refuses child elements
-        # bytes straight from libxml2: one copy of a large payload instead of str + encode
-        payload = etree.tostring(encoded, method="text", encoding="utf-8", with_tail=False)
-        raw = zipper.decode_base64(payload, path, strict=self.strict)
+        raw = self.lifted.get(self.text(encoded) or "")  # text() refuses child elements
+        if raw is None:  # not lifted out before parsing (small, wrapped or stray characters)
+            # bytes straight from libxml2: one copy of a large payload instead of str + encode
+            payload = etree.tostring(encoded, method="text", encoding="utf-8", with_tail=False)
+            raw = zipper.decode_base64(payload, path, strict=self.strict)
         inner_name, data = zipper.unpack(raw, path, self.limits, budget)
         name = self.value("str", one("AttachmentName", True))
         content_type = self.value("str", one("ContentType"))
@@ -435,5 +437,8 @@ _CONVERT: dict[str, Callable[[_Reader, etree._Element, str], Any]] = {
 }
 
 
-def read(root: etree._Element, *, strict: bool, limits: Limits) -> DocumentPackage | StatusMessage:
-    return _Reader(strict, limits).package(root)
+def read(root: etree._Element, *, strict: bool, limits: Limits,
+         lifted: Mapping[str, bytes] | None = None) -> DocumentPackage | StatusMessage:
+    """The model of a parsed package; ``lifted`` holds the decoded attachment payloads that
+    ``secure.parse_package`` took out of the text (keyed by the placeholder left instead)."""
+    return _Reader(strict, limits, lifted or {}).package(root)

@@ -14,6 +14,7 @@ from lxml import etree
 
 from edoc.edxml.errors import EdxmlError
 from edoc.edxml.limits import Limits
+from edoc.edxml.lift import lift, verify
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 _ATTACHMENT = f"{{{NS}}}Attachment"
@@ -39,6 +40,18 @@ def parse_xml(data: bytes, limits: Limits) -> etree._Element:
     Memory is bounded before libxml2 sees the bytes: every element needs a '<', so counting
     them (memchr speed) caps the tree size; depth, element and attachment counts are then
     checked exactly on the tree."""
+    return _parse(_admit(data, limits), limits, lifting=False)[0]
+
+
+def parse_package(data: bytes, limits: Limits) -> tuple[etree._Element, dict[str, bytes]]:
+    """``parse_xml`` for the codec: attachment payloads are lifted out before parsing (see
+    ``edoc.edxml.lift``) and returned decoded, keyed by the placeholder that stands for them
+    as their element's text."""
+    return _parse(_admit(data, limits), limits, lifting=True)
+
+
+def _admit(data: bytes, limits: Limits) -> bytes:
+    """The checks made on the raw bytes before any parsing."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EdxmlError("Dữ liệu gói tin phải là bytes", "package data must be bytes")
     data = bytes(data)
@@ -50,18 +63,30 @@ def parse_xml(data: bytes, limits: Limits) -> etree._Element:
     if _BLANK.match(data):
         raise EdxmlError("Gói tin rỗng", "empty package", line=1, column=1)
     _refuse_dtd(data)
-    if data.count(b"<") > 2 * limits.max_elements + 16:
+    return data
+
+
+def _parse(data: bytes, limits: Limits, *, lifting: bool,
+           ) -> tuple[etree._Element, dict[str, bytes]]:
+    source, lifted = lift(data, 2 * limits.max_attachments + 2) if lifting else (data, {})
+    # lifted runs hold no '<', so counting in the (smaller) lifted text is the same count
+    bound = 2 * limits.max_elements + 16
+    if len(source) > bound and source.count(b"<") > bound:
         raise EdxmlError(
             f"Gói tin bị từ chối: số phần tử vượt quá {limits.max_elements}",
             f"package refused: element count exceeds {limits.max_elements}")
     try:
-        root = etree.fromstring(data, _PARSER)
+        root = etree.fromstring(source, _PARSER)
     except etree.XMLSyntaxError as exc:
+        if lifted:  # report the original's line and column
+            return _parse(data, limits, lifting=False)
         raise _syntax_error(exc, data) from None
+    if lifted and not verify(root, lifted):
+        return _parse(data, limits, lifting=False)
     if root.getroottree().docinfo.doctype:  # belt and braces after the byte check
         raise _dtd_error()
     _check_shape(root, limits)
-    return root
+    return root, lifted
 
 
 def _check_shape(root: etree._Element, limits: Limits) -> None:

@@ -44,9 +44,10 @@ class _Out:
             if isinstance(part, str):
                 run.append(part)
                 continue
-            chunks.append("".join(run).encode("utf-8"))
+            if run:
+                chunks.append("".join(run).encode("utf-8"))
+                run = []
             chunks.append(part)
-            run = []
         chunks.append("".join(run).encode("utf-8"))
         return b"".join(chunks)
 
@@ -202,7 +203,7 @@ def _attachments(out: _Out, items: list[Attachment], cids: list[str]) -> None:
             raise EdxmlError(f"Tên tệp trong ZIP không hợp lệ {entry!r}",
                              f"invalid ZIP entry name {entry!r}", path=path)
         out.parts.append(f'      <{_P}ContentTransferEncoded xmlns:edXML="{spec.NS}">')
-        out.parts.append(zipper.pack(entry, attachment.data))
+        out.parts.extend(zipper.pack(entry, attachment.data))
         out.parts.append(f"</{_P}ContentTransferEncoded>{EOL}")
         out.close(2, "Attachment", prefixed=False)
     out.close(1, "AttachmentEncoded", prefixed=False)

@@ -65,7 +65,8 @@ def create_issue_fields(job) -> list[str]:
     if NUMBER_FIELD in existing or DATE_FIELD in existing:
         return []
     _x1, _y1, _x2, page_h = job.page_box(0)
-    number, date = _find_lines(page_lines(job.reader, 0, stop_below=page_h * 0.55), page_h)
+    # the decree puts both lines in the top quarter of page 1: read only the top part first
+    number, date = _find_lines(page_lines(job.reader, 0, stop_below=page_h * 0.7), page_h)
     if number is None or date is None:  # not in the top-down part: read the whole page
         number, date = _find_lines(page_lines(job.reader, 0), page_h)
     page_ref = writer.find_page_for_modification(0)[0]

@@ -8,6 +8,7 @@ glyphs; the decree asks for Times New Roman 10 pt black, and every diacritic mus
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -17,16 +18,14 @@ from pyhanko.pdf_utils.content import AppearanceContent
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 
-FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
-FONT_FILES = {
-    "serif": "LiberationSerif-Regular.ttf",
-    "serif-italic": "LiberationSerif-Italic.ttf",
-    "serif-bold": "LiberationSerif-Bold.ttf",
-}
+from signing import fonts
 
+# fontTools reports tables it drops from the subset (FFTM...): expected, not a problem
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 def font_path(style: str = "serif") -> Path:
-    return FONT_DIR / FONT_FILES[style]
+    """The shipped font file (``signing.fonts``): never a system font."""
+    return fonts.path(style)
 
 
 class _PerMilleGlyphAccumulator(GlyphAccumulator):

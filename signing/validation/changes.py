@@ -349,7 +349,8 @@ def analyse(
                 # nothing points to cannot change what is displayed.
                 continue
             old = _safe(old_res, ref)
-            new = _safe(new_res, ref)
+            # the newest revision is what the reader itself shows: reuse its parsed objects
+            new = _safe(reader.get_object if rev == total - 1 else new_res, ref)
             kind = classify_object(
                 ref,
                 old,

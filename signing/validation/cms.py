@@ -215,6 +215,7 @@ def check_signer(
     """Check one SignerInfo. ``digest_of(algo)`` returns the digest of the signed content."""
     facts = SignerFacts()
     facts.certs = certificates(sd) + list(extra_certs or [])
+    _read_revocation_choices(sd, facts)
     cert = find_signer_cert(signer_info["sid"], facts.certs)
     facts.signer_cert = cert
     digest_algorithm = signer_info["digest_algorithm"]["algorithm"].native
@@ -283,6 +284,20 @@ def check_signer(
                 token[0], hashlib_digest_input=signature, extra_certs=facts.certs
             )
     return facts
+
+
+def _read_revocation_choices(sd: cms.SignedData, facts: SignerFacts) -> None:
+    """CRLs and OCSP responses carried in SignedData.crls (RFC 5652/5940: CAdES-LT style)."""
+    try:
+        for choice in sd["crls"] or []:
+            if choice.name == "crl":
+                facts.embedded_crls.append(choice.chosen.dump())
+            elif choice.name == "other" and choice.chosen["other_rev_info_format"].dotted in (
+                "1.3.6.1.5.5.7.16.2",  # id-ri-ocsp-response
+            ):
+                facts.embedded_ocsp.append(choice.chosen["other_rev_info"].dump())
+    except Exception:
+        facts.problems.append("unreadable revocation data in the SignedData")
 
 
 def _read_adbe_revocation(values, facts: SignerFacts) -> None:

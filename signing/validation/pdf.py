@@ -26,7 +26,9 @@ from signing.validation import speedups, structure
 from signing.validation.cms import (
     CmsFormatError,
     SignerFacts,
+    certificates,
     check_signer,
+    find_signer_cert,
     hash_ranges,
     load_signed_data,
     new_hasher,
@@ -116,6 +118,16 @@ def revocation_bucket() -> int:
     return revocation_mod.freshness_bucket()
 
 
+_REASONS_VI = {
+    "the file is empty": "tệp rỗng (0 byte); hãy gửi lại tệp",
+    "not a PDF file": "tệp không phải PDF; hãy kiểm tra lại tệp đính kèm",
+    "the PDF is encrypted": "PDF được mã hóa bằng mật khẩu; hãy đề nghị bên gửi cung cấp bản "
+    "không mã hóa",
+    "PDF structure unreadable": "cấu trúc PDF bị hỏng, không đọc được",
+    "unexpected error": "lỗi không lường trước khi kiểm tra",
+}
+
+
 def _unreadable(reason: str, signatures: list[SignatureReport] | None = None) -> PdfReport:
     r = PdfReport(
         indication=Indication.TOTAL_FAILED,
@@ -123,7 +135,12 @@ def _unreadable(reason: str, signatures: list[SignatureReport] | None = None) ->
         signatures=signatures or [],
         errors=[reason],
     )
-    r.summary_vi = f"Không đọc được tài liệu: {reason}"
+    vi = next((v for k, v in _REASONS_VI.items() if reason.startswith(k)), None)
+    r.summary_vi = (
+        f"Không đọc được tài liệu: {vi} ({reason})"
+        if vi
+        else (f"Không đọc được tài liệu: {reason}")
+    )
     r.summary_en = f"The document could not be read: {reason}"
     return r
 
@@ -143,13 +160,13 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
                     "the PDF is encrypted with a password; signatures cannot be read — "
                     "ask the sender for an unencrypted copy"
                 )
-        embedded = list(reader.embedded_signatures)
+        embedded, unusable = _embedded_signatures(reader)
     except Exception as exc:
         reason = f"PDF structure unreadable: {type(exc).__name__}: {exc}"
         if not raw:
             return _unreadable(reason)
         return _finish(_from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
-    if not embedded:
+    if not embedded and not unusable:
         if raw:
             reason = "signature dictionaries are present but not attached to any signature field"
             return _finish(_from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
@@ -162,7 +179,47 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
         report.summary_vi = "Tài liệu không có chữ ký số."
         report.summary_en = "The document carries no digital signature."
         return report
-    return _finish(_from_reader(data, reader, embedded, raw, opts), data)
+    reports = _from_reader(data, reader, embedded, raw, opts) + [
+        _unusable_report(name, subfilter, reason, opts) for name, subfilter, reason in unusable
+    ]
+    return _finish(reports, data)
+
+
+def _embedded_signatures(reader: PdfFileReader):
+    """Every filled signature field, whatever its /SubFilter.
+
+    pyHanko's ``embedded_signatures`` silently skips SubFilters it does not sign with (such as
+    the legacy adbe.pkcs7.sha1), which would make a signed file look unsigned; here they are
+    read, and fields that cannot be read at all are returned with the reason.
+    """
+    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+    found, unusable = [], []
+    for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
+        try:
+            found.append(EmbeddedPdfSignature(reader, sig_field, fq_name))
+        except Exception as exc:
+            try:
+                subfilter = str(sig_obj.get_object().get("/SubFilter", ""))[1:] or None
+            except Exception:
+                subfilter = None
+            unusable.append((str(fq_name), subfilter, f"{type(exc).__name__}: {exc}"))
+    found.sort(key=lambda e: e.signed_revision)
+    return found, unusable
+
+
+def _unusable_report(field: str, subfilter: str | None, reason: str, opts) -> SignatureReport:
+    sig = SignatureReport(
+        field=field, indication=Indication.TOTAL_FAILED, sub_indication=SubIndication.FORMAT_FAILURE
+    )
+    sig.facts.subfilter = subfilter
+    sig.facts.format_problems.append(
+        f"signature value unreadable (SubFilter {subfilter or 'missing'}): {reason}"
+    )
+    sig.errors.append(reason)
+    sig.summary_vi, sig.summary_en = summarise(sig)
+    return sig
 
 
 def _finish(sigs: list[SignatureReport], data: bytes, extra_errors=()) -> PdfReport:
@@ -243,14 +300,18 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
     total = reader.xrefs.total_revisions
     reports: list[SignatureReport] = []
     doc_ts_revisions: list[int] = []
+    broken_ts: list[str] = []
     for es in embedded:
         try:
             if es.sig_object_type == "/DocTimeStamp":
                 rev = _check_doc_timestamp(data, es, reader)
-                if rev is not None:
+                if rev is None:
+                    broken_ts.append(str(es.field_name))
+                else:
                     doc_ts_revisions.append(rev)
                 continue
         except Exception:
+            broken_ts.append(str(es.field_name))
             continue
         reports.append(
             _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls)
@@ -260,6 +321,8 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
             sig.revision is not None and r > sig.revision for r in doc_ts_revisions
         ):
             sig.level = Level.B_LTA
+        for name in broken_ts:
+            sig.warnings.append(f"document time-stamp {name} does not verify; ignored")
     return reports
 
 
@@ -274,6 +337,22 @@ def _check_doc_timestamp(data, es, reader) -> int | None:
         hash_ranges(data, [(br[0], br[1]), (br[2], br[3])], algo)
         != imprint["hashed_message"].native
     ):
+        return None
+    tst_der = sd["encap_content_info"]["content"].contents
+
+    def digest_of(name: str) -> bytes:
+        h = new_hasher(name)
+        h.update(tst_der)
+        return h.digest()
+
+    facts = check_signer(
+        sd,
+        sd["signer_infos"][0],
+        digest_of,
+        with_timestamp=False,
+        content_for_unsigned=lambda: tst_der,
+    )
+    if not (facts.intact and facts.crypto_valid):
         return None
     return _signed_revision(reader, br[2] + br[3])
 
@@ -355,8 +434,6 @@ def _cms_facts(sd: asn1_cms.SignedData, data: bytes, br: list[int], ranges_ok: b
         facts = SignerFacts()
         facts.problems.append("ByteRange points outside the file: nothing to hash")
         try:
-            from signing.validation.cms import certificates, find_signer_cert
-
             si = sd["signer_infos"][0]
             facts.certs = certificates(sd)
             facts.signer_cert = find_signer_cert(si["sid"], facts.certs)
@@ -374,7 +451,35 @@ def _cms_facts(sd: asn1_cms.SignedData, data: bytes, br: list[int], ranges_ok: b
     def content() -> bytes:
         return b"".join(data[s : s + n] for s, n in ranges)
 
+    encapsulated = _encapsulated(sd)
+    if encapsulated is not None:
+        # adbe.pkcs7.sha1: the signed content is the SHA-1 digest of the byte ranges
+        matches = encapsulated == hash_ranges(data, ranges, "sha1")
+
+        def digest_of(algo: str) -> bytes:  # noqa: F811
+            h = new_hasher(algo)
+            h.update(encapsulated)
+            return h.digest()
+
+        facts = check_signer(
+            sd, sd["signer_infos"][0], digest_of, content_for_unsigned=lambda: encapsulated
+        )
+        facts.intact = facts.intact and matches
+        facts.weak_algorithm = facts.weak_algorithm or "digest sha1 (adbe.pkcs7.sha1)"
+        return facts
     return check_signer(sd, sd["signer_infos"][0], digest_of, content_for_unsigned=content)
+
+
+def _encapsulated(sd: asn1_cms.SignedData) -> bytes | None:
+    """The eContent of the SignedData, if any (only legacy adbe.pkcs7.sha1 PDFs carry one)."""
+    try:
+        eci = sd["encap_content_info"]
+        if eci["content_type"].native != "data" or not eci["content"]:
+            return None
+        value = eci["content"].native
+        return value if isinstance(value, bytes) and value else None
+    except Exception:
+        return None
 
 
 def _level(subfilter: str | None, facts: SignerFacts, dss_revinfo: bool) -> Level:

@@ -70,7 +70,11 @@ def _t(value: datetime | None) -> str:
 def summarise(sig: SignatureReport) -> tuple[str, str]:
     verdict_vi, verdict_en = _VERDICT[sig.indication]
     sub = str(sig.sub_indication) if sig.sub_indication else ""
-    if sub:
+    forbidden = [c for c in sig.changes if not c.allowed]
+    if sub == "FORMAT_FAILURE" and forbidden and not sig.facts.format_problems:
+        verdict_vi += ": tài liệu bị sửa đổi không được phép sau khi ký"
+        verdict_en += ": the document was modified in a forbidden way after signing"
+    elif sub:
         verdict_vi += f": {_SUB_VI.get(sub, sub)}"
         verdict_en += f": {_SUB_EN.get(sub, sub)}"
     signer = sig.signer
@@ -83,7 +87,6 @@ def summarise(sig: SignatureReport) -> tuple[str, str]:
     if signer and signer.not_before and signer.not_after:
         validity_vi = f"từ {_t(signer.not_before)} đến {_t(signer.not_after)}"
         validity_en = f"from {_t(signer.not_before)} to {_t(signer.not_after)}"
-    forbidden = [c for c in sig.changes if not c.allowed]
     allowed = [c for c in sig.changes if c.allowed]
     integ_vi = "toàn vẹn" if sig.intact else "KHÔNG toàn vẹn (nội dung đã ký bị thay đổi)"
     integ_en = "intact" if sig.intact else "NOT intact (signed bytes changed)"

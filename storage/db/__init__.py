@@ -7,7 +7,7 @@ work. The schema is created only by ``upgrade(url)`` (Alembic).
 from __future__ import annotations
 
 from storage.db.engine import is_postgres, make_engine, normalise_url, session_factory
-from storage.db.migrate import current, downgrade, head, upgrade
+from storage.db.migrate import current, downgrade, head, require_head, upgrade
 
 __all__ = [
     "Database",
@@ -17,6 +17,7 @@ __all__ = [
     "is_postgres",
     "make_engine",
     "normalise_url",
+    "require_head",
     "session_factory",
     "upgrade",
 ]

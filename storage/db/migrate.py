@@ -48,3 +48,23 @@ def current(url: str) -> str | None:
 def head() -> str:
     """The newest revision shipped with this edoc."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def require_head(url: str) -> None:
+    """Refuse to work on a database whose schema is not at this edoc's revision."""
+    from storage.errors import StoreConfigError
+
+    try:
+        rev = current(url)
+    except Exception as exc:  # noqa: BLE001 - unreachable or not a database: say so plainly
+        raise StoreConfigError(
+            f"Không mở được cơ sở dữ liệu: {exc.__class__.__name__}; kiểm tra EDOC_DB",
+            f"cannot open the database ({exc}); check EDOC_DB",
+        ) from exc
+    if rev != head():
+        raise StoreConfigError(
+            f"Lược đồ cơ sở dữ liệu ở phiên bản {rev or '(trống)'}, cần {head()}: "
+            "chạy `edoc db upgrade`",
+            f"the database schema is at {rev or '(empty)'}, {head()} is needed: "
+            "run `edoc db upgrade`",
+        )

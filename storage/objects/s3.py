@@ -217,10 +217,13 @@ class S3Store(ObjectStore):
         412 when the key exists — the existence check and the write in one round trip, and a
         concurrent put of the same bytes cannot add a second version. (A server that ignored
         the header would only add an identical locked version: harmless.)"""
+        data = sp.read_small()
         headers = self._headers(sp.hexdigest)
         headers["If-None-Match"] = "*"
+        # No explicit Content-MD5: over HTTP the SDK signs the body's SHA-256, which the server
+        # checks; over HTTPS the SDK adds Content-MD5 itself (AWS wants one with lock headers).
         try:
-            self.client._put_object(self.bucket, key, sp.read_small(), headers)
+            self.client._put_object(self.bucket, key, data, headers)
         except S3Error as exc:
             if exc.code not in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise
