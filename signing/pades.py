@@ -242,6 +242,8 @@ def sign_pdf(data: bytes, signer, **kwargs) -> bytes:
     ("B-B", "B-T", "B-LT", "B-LTA"), ``tsa_url``, ``md`` ("sha256"/"sha384"/"sha512"),
     ``check_revocation`` (default True: refuse an expired/revoked/wrong-purpose certificate),
     ``reason``, ``location``, ``signing_time``.
+
+    Synchronous (like pyHanko's own ``sign_pdf``): from async code, call it in a worker thread.
     """
     out = io.BytesIO()
     sign_stream(io.BytesIO(data), out, signer, **kwargs)

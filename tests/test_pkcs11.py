@@ -12,7 +12,9 @@ import pytest
 from asn1crypto import csr, keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from pkcs11 import Attribute, CertificateType, KeyType, Mechanism, ObjectClass
+from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 from typer.testing import CliRunner
 
@@ -25,6 +27,7 @@ from tests.sign_helpers import assert_pdfsig_valid, chain_of, issue_cert
 
 LIB = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN, PIN, SO_PIN, LABEL = "edoc-token", "246810", "13579135", "official"
+EC_LABEL = "official-ec"
 NAME = "Nguyễn Văn An"
 
 
@@ -66,8 +69,15 @@ def token(pki_server, tmp_path_factory):
         req = _csr_from_token(s, encode_rsa_public_key(pub), priv)
         assert req.is_signature_valid
         cert = issue_cert(pki_server, req.public_key(), NAME)
-        for label, c in [(LABEL, cert), *[(f"ca{i}", c) for i, c in enumerate(chain_of(
-                pki_server))]]:
+        # an ECDSA P-256 key as well (certificate straight from its public key)
+        params = s.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+            local=True)
+        ec_pub, _ec_priv = params.generate_keypair(store=True, label=EC_LABEL)
+        ec_cert = issue_cert(pki_server, serialization.load_der_public_key(
+            encode_ec_public_key(ec_pub)), NAME)
+        for label, c in [(LABEL, cert), (EC_LABEL, ec_cert),
+                         *[(f"ca{i}", c) for i, c in enumerate(chain_of(pki_server))]]:
             s.create_object({
                 Attribute.CLASS: ObjectClass.CERTIFICATE,
                 Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
@@ -141,3 +151,28 @@ def test_cli_with_token(token, pki_server, directive, nss_db, tmp_path):
                                  "--token", TOKEN, "--pin", "111111", "--image", str(img)])
     assert r.exit_code == 1 and "wrong PIN" in r.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_ecdsa_key_on_token(token, pki_server, directive, nss_db, tmp_path):
+    from tests.sign_helpers import validate_all
+
+    with Pkcs11Signer.open(LIB, TOKEN, PIN, EC_LABEL) as signer:
+        assert signer.key_algorithm == "ec"
+        pdf = sign_pdf(directive, signer)
+    assert_pdfsig_valid(pdf, nss_db, tmp_path, count=1)
+    (_n, st), = validate_all(pdf, pki_server)
+    assert st.intact and st.valid and st.trusted
+
+
+def test_deferred_with_token(token, pki_server, directive, nss_db, tmp_path):
+    """Two-step signing as with a web e-office: the server never touches the token; the token
+    signs only the digest."""
+    from signing.deferred import complete_deferred, prepare_deferred
+
+    with Pkcs11Signer.open(LIB, TOKEN, PIN, LABEL) as tok:
+        cert, chain = tok.certificate, tok.chain
+        pending = prepare_deferred(directive, cert, chain, appearance=PersonalAppearance(
+            pki_server.entity("official-h41").image))
+        value = tok.sign_digest(pending.digest_to_sign, pending.md)
+    pdf = complete_deferred(pending, value)
+    assert_pdfsig_valid(pdf, nss_db, tmp_path, count=1)

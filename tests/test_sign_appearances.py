@@ -18,7 +18,6 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from signing import sign_pdf
 from signing.appearances import (
     AttachmentAppearance,
-    Box,
     CopyAppearance,
     PersonalAppearance,
     SealAppearance,
@@ -180,7 +179,7 @@ def test_copy_text_block(pki_server, directive, nss_db, tmp_path, form):
 
 def test_personal_explicit_box(pki_server, directive, nss_db, tmp_path):
     e = pki_server.entity("official-h41")
-    box = Box.parse("100,100,250,160,1")
+    box = (100, 100, 250, 160, 1)
     pdf = sign_pdf(directive, signer_for(pki_server, "official-h41"),
                    appearance=PersonalAppearance(e.image, box=box))
     assert_pdfsig_valid(pdf, nss_db, tmp_path, count=1)
@@ -236,3 +235,27 @@ def test_personal_b_t_then_seal_b_lta(pki_server, directive, nss_db, tmp_path):
     assert p.intact and p.valid and p.trusted
     assert p.modification_level <= ModificationLevel.FORM_FILLING
     assert "Số: 99/CT-UBND" in text_of(sealed, tmp_path, 1)
+
+
+def test_other_producer_cairo(pki_server, directive, nss_db, tmp_path):
+    """The same directive re-written by another PDF producer (cairo, via poppler's pdftocairo):
+    different fonts, encodings and text operators; the signer block and number/date lines are
+    still found."""
+    src = tmp_path / "word.pdf"
+    src.write_bytes(directive)
+    subprocess.run(["pdftocairo", "-pdf", str(src), str(tmp_path / "cairo.pdf")], check=True)
+    doc = (tmp_path / "cairo.pdf").read_bytes()
+    e, a = pki_server.entity("official-h41"), pki_server.entity("agency-h41")
+    personal = sign_pdf(doc, signer_for(pki_server, "official-h41"),
+                        appearance=PersonalAppearance(e.image))
+    sealed = sign_pdf(personal, signer_for(pki_server, "agency-h41"),
+                      appearance=SealAppearance(a.image, number="3/CT-UBND",
+                                                issue_date=dt.date(2026, 2, 1)))
+    assert_pdfsig_valid(sealed, nss_db, tmp_path, count=2)
+    words = _word_boxes(sealed, tmp_path, 2)
+    name_top = max(w[4] for w in words if w[0] == "Nguyễn")
+    title_bottom = min(w[2] for w in words if w[0] == "CHỦ")
+    _x1, y1, _x2, y2 = field_rects(sealed)["EdocPersonal1"]
+    assert name_top <= y1 < y2 <= title_bottom
+    text = text_of(sealed, tmp_path, 1)
+    assert "Số: 3/CT-UBND" in text and "ngày 01 tháng 02 năm 2026" in text

@@ -103,3 +103,21 @@ def test_batch(pki_server, directive, tmp_path):
                             *_key(pki_server, "official-h41"), "--image", str(e.image)])
     assert r.exit_code == 0, r.output
     assert "6/6" in r.stdout
+
+
+def test_bad_options_are_clear(pki_server, directive, tmp_path):
+    src = tmp_path / "in.pdf"
+    src.write_bytes(directive)
+    a = pki_server.entity("agency-h41")
+    for extra, needle in [(["--as", "agency", "--issue-date", "2026-13-01"], "--issue-date"),
+                          (["--as", "personal", "--box", "1,2,x"], "--box"),
+                          (["--as", "seal"], "--as"),
+                          (["--as", "copy", "--copy-form", "BẢN CHỤP"], "SAO Y"),
+                          (["--as", "attachment"], "--number"),
+                          (["--as", "attachment", "--number", "1/X", "--level", "B-X"], "B-LTA"),
+                          (["--as", "attachment", "--number", "1/X", "--level", "B-T"], "--tsa")]:
+        args = ["sign", str(src), str(tmp_path / "out.pdf"), *_key(pki_server, "agency-h41"),
+                "--image", str(a.image), *extra]
+        r = runner.invoke(app, args)
+        assert r.exit_code == 1 and needle in r.stderr, (extra, r.output)
+        assert not (tmp_path / "out.pdf").exists()

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from asn1crypto import x509
 
+from signing.validation.decree30 import decree30
 from signing.validation.html import render_html
 from signing.validation.identity import classify, parse_ids
-from signing.validation.pdf import decree30
 from signing.validation.report import (
     Indication,
     Party,

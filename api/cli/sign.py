@@ -70,7 +70,13 @@ def build_appearance(
     if kind == "personal":
         return PersonalAppearance(image, field=field, box=parsed_box, signer_name=signer_name)
     if kind == "agency":
-        date = dt.date.fromisoformat(issue_date) if issue_date else None
+        try:
+            date = dt.date.fromisoformat(issue_date) if issue_date else None
+        except ValueError as e:
+            raise _usage(
+                f"--issue-date '{issue_date}' sai; dùng dạng YYYY-MM-DD, ví dụ 2026-03-05.",
+                f"--issue-date '{issue_date}' is invalid; use YYYY-MM-DD, e.g. 2026-03-05",
+            ) from e
         return SealAppearance(
             image, diameter_mm=seal_diameter, number=number, issue_date=date, box=parsed_box
         )

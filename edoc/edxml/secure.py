@@ -13,8 +13,8 @@ import re
 from lxml import etree
 
 from edoc.edxml.errors import EdxmlError
-from edoc.edxml.limits import Limits
 from edoc.edxml.lift import lift, verify
+from edoc.edxml.limits import Limits
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 _ATTACHMENT = f"{{{NS}}}Attachment"

@@ -59,6 +59,15 @@ class Box:
             )
         return cls(*nums, page=page)
 
+    @classmethod
+    def of(cls, value) -> Box | None:
+        """Accept a :class:`Box`, ``(x1, y1, x2, y2[, page])`` or the CLI string form."""
+        if value is None or isinstance(value, Box):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        return cls.parse(",".join(str(v) for v in value))
+
     def page_index(self, page_count: int) -> int:
         idx = page_count + self.page if self.page < 0 else self.page - 1
         if not 0 <= idx < page_count:
@@ -104,7 +113,7 @@ class PersonalAppearance(Appearance):
 
     image: str | Path | bytes
     field: str | None = None
-    box: Box | None = None
+    box: Box | tuple | str | None = None
     signer_name: str | None = None
     prepare_issue_fields: bool = True
 
@@ -119,11 +128,10 @@ class PersonalAppearance(Appearance):
         if self.field:
             return FieldPlan(self.field, style, None, info)
         name = next_field_name(job, PERSONAL_PREFIX)
-        if self.box is not None:
-            idx = self.box.page_index(job.page_count)
-            b = clamp_to_page(
-                (self.box.x1, self.box.y1, self.box.x2, self.box.y2), job.page_box(idx), "chữ ký"
-            )
+        box = Box.of(self.box)
+        if box is not None:
+            idx = box.page_index(job.page_count)
+            b = clamp_to_page((box.x1, box.y1, box.x2, box.y2), job.page_box(idx), "chữ ký")
             return FieldPlan(name, style, new_spec(name, idx, b), info)
         who = self.signer_name or job.signer.subject_name
         last = job.page_count - 1

@@ -117,7 +117,7 @@ class SealAppearance(Appearance):
     diameter_mm: float = 36.0
     number: str | None = None
     issue_date: dt.date | None = None
-    box: Box | None = None
+    box: Box | tuple | str | None = None
 
     kind = "agency"
 
@@ -140,9 +140,10 @@ class SealAppearance(Appearance):
         name = next_field_name(job, SEAL_PREFIX)
         info = {"appearance": self.kind, "filled": filled, "personal_field": personal.field_name}
         d = self.diameter_mm * MM
-        if self.box is not None:
-            idx = self.box.page_index(job.page_count)
-            cx, cy = (self.box.x1 + self.box.x2) / 2, (self.box.y1 + self.box.y2) / 2
+        box = Box.of(self.box)
+        if box is not None:
+            idx = box.page_index(job.page_count)
+            cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
         else:
             field = personal.sig_field
             annot = get_single_field_annot(field)

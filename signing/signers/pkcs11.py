@@ -131,10 +131,11 @@ class Pkcs11Signer(Signer):
             if chain is not None:
                 ca = _load_certs(chain)
             else:
-                ca = [
+                on_token = [
                     x509.Certificate.load(o[Attribute.VALUE])
                     for o in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})
                 ]
+                ca = [c for c in on_token if c.ca]  # other people's/keys' leaves stay out
         except (p11e.NoSuchKey, p11e.MultipleObjectsReturned) as e:
             session.close()
             raise _err(

@@ -15,7 +15,6 @@ import threading
 from collections import OrderedDict
 from datetime import datetime
 
-from asn1crypto import cms as asn1_cms
 from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -24,18 +23,15 @@ from signing.validation import changes as changes_mod
 from signing.validation import revocation as revocation_mod
 from signing.validation import speedups, structure
 from signing.validation.cms import (
-    CmsFormatError,
-    SignerFacts,
-    certificates,
     check_signer,
-    find_signer_cert,
     hash_ranges,
-    load_signed_data,
     new_hasher,
 )
+from signing.validation.decree30 import decree30
 from signing.validation.judge import Options, fill_identity, judge
+from signing.validation.pdfsigner import level_of, signer_facts
+from signing.validation.rawpdf import from_bytes
 from signing.validation.report import (
-    Decree30Check,
     Facts,
     Indication,
     Level,
@@ -48,7 +44,6 @@ from signing.validation.summary import summarise
 
 log = logging.getLogger(__name__)
 speedups.install()
-_PKCS7_SUBFILTERS = {"adbe.pkcs7.detached", "adbe.pkcs7.sha1"}
 _CACHE: OrderedDict[tuple, PdfReport] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_MAX = 512
@@ -165,11 +160,11 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
         reason = f"PDF structure unreadable: {type(exc).__name__}: {exc}"
         if not raw:
             return _unreadable(reason)
-        return _finish(_from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
+        return _finish(from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
     if not embedded and not unusable:
         if raw:
             reason = "signature dictionaries are present but not attached to any signature field"
-            return _finish(_from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
+            return _finish(from_bytes(data, raw, reason, opts), data, extra_errors=[reason])
         report = PdfReport(
             indication=Indication.INDETERMINATE,
             sub_indication=SubIndication.SIG_CONSTRAINTS_FAILURE,
@@ -385,7 +380,7 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
     sr = _signed_revision(reader, signed_end) if ranges_ok else None
     sig.revision = sr
     sig.facts.coverage = _coverage(data, br, sig.facts.format_problems, sr)
-    facts = _cms_facts(es.signed_data, data, br, ranges_ok)
+    facts = signer_facts(es.signed_data, data, br, ranges_ok)
     if facts.signing_time is None:  # PAdES puts the claimed time in /M, not in the CMS
         try:
             facts.signing_time = es.self_reported_timestamp
@@ -416,7 +411,7 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
         sig.facts.changes.extend(c for c in found if c.kind not in known)
     elif ranges_ok and sr is None:
         sig.facts.format_problems.append("the signed bytes do not contain a complete revision")
-    sig.level = _level(sig.facts.subfilter, facts, bool(dss_ocsps or dss_crls))
+    sig.level = level_of(sig.facts.subfilter, facts, bool(dss_ocsps or dss_crls))
     judge(sig, facts, opts, extra_certs=dss_certs, embedded_ocsp=dss_ocsps, embedded_crls=dss_crls)
     return sig
 
@@ -429,173 +424,4 @@ def _coverage(data: bytes, br: list[int], problems: list[str], sr) -> str:
     return "entire_revision" if sr is not None else "partial"
 
 
-def _cms_facts(sd: asn1_cms.SignedData, data: bytes, br: list[int], ranges_ok: bool) -> SignerFacts:
-    if not ranges_ok:
-        facts = SignerFacts()
-        facts.problems.append("ByteRange points outside the file: nothing to hash")
-        try:
-            si = sd["signer_infos"][0]
-            facts.certs = certificates(sd)
-            facts.signer_cert = find_signer_cert(si["sid"], facts.certs)
-        except Exception:
-            pass
-        return facts
-    ranges = [(br[i], br[i + 1]) for i in range(0, len(br) - 1, 2)]
-    cache: dict[str, bytes] = {}
-
-    def digest_of(algo: str) -> bytes:
-        if algo not in cache:
-            cache[algo] = hash_ranges(data, ranges, algo)
-        return cache[algo]
-
-    def content() -> bytes:
-        return b"".join(data[s : s + n] for s, n in ranges)
-
-    encapsulated = _encapsulated(sd)
-    if encapsulated is not None:
-        # adbe.pkcs7.sha1: the signed content is the SHA-1 digest of the byte ranges
-        matches = encapsulated == hash_ranges(data, ranges, "sha1")
-
-        def digest_of(algo: str) -> bytes:  # noqa: F811
-            h = new_hasher(algo)
-            h.update(encapsulated)
-            return h.digest()
-
-        facts = check_signer(
-            sd, sd["signer_infos"][0], digest_of, content_for_unsigned=lambda: encapsulated
-        )
-        facts.intact = facts.intact and matches
-        facts.weak_algorithm = facts.weak_algorithm or "digest sha1 (adbe.pkcs7.sha1)"
-        return facts
-    return check_signer(sd, sd["signer_infos"][0], digest_of, content_for_unsigned=content)
-
-
-def _encapsulated(sd: asn1_cms.SignedData) -> bytes | None:
-    """The eContent of the SignedData, if any (only legacy adbe.pkcs7.sha1 PDFs carry one)."""
-    try:
-        eci = sd["encap_content_info"]
-        if eci["content_type"].native != "data" or not eci["content"]:
-            return None
-        value = eci["content"].native
-        return value if isinstance(value, bytes) and value else None
-    except Exception:
-        return None
-
-
-def _level(subfilter: str | None, facts: SignerFacts, dss_revinfo: bool) -> Level:
-    ts_ok = facts.timestamp is not None and facts.timestamp.intact
-    if subfilter in _PKCS7_SUBFILTERS:
-        return Level.PKCS7_T if ts_ok else Level.PKCS7
-    if not ts_ok:
-        return Level.B_B
-    if dss_revinfo or facts.embedded_ocsp or facts.embedded_crls:
-        return Level.B_LT
-    return Level.B_T
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading from the bytes alone (the parser gave up)
-
-
-def _from_bytes(
-    data: bytes, raw: list[structure.RawSignature], reason: str, opts: Options
-) -> list[SignatureReport]:
-    groups: dict[tuple, list[structure.RawSignature]] = {}
-    for r in raw:
-        groups.setdefault(r.key, []).append(r)
-    reports = []
-    for members in groups.values():
-        genuine = [
-            m for m in members if len(m.byte_range) == 4 and m.contents_start == m.byte_range[1]
-        ]
-        main = genuine[0] if genuine else members[0]
-        if main.sig_type == "DocTimeStamp":
-            continue
-        sig = SignatureReport(
-            field=f"#{main.obj_num}" if main.obj_num is not None else None,
-            indication=Indication.INDETERMINATE,
-            sub_indication=None,
-        )
-        sig.facts.byte_range = main.byte_range
-        sig.facts.subfilter = main.subfilter
-        sig.facts.format_problems.extend(structure.check_byte_range(data, main))
-        sig.facts.problems.append(reason)
-        if len(members) > 1:
-            sig.facts.changes.append(
-                changes_mod.make_change(
-                    "signature_dictionary_copied",
-                    [m.obj_num for m in members if m is not main and m.obj_num is not None],
-                )
-            )
-        if len(main.byte_range) == 4 and main.signed_end < len(data):
-            later = [e for e in structure.revision_ends(data) if e > main.signed_end]
-            if later:
-                sig.facts.changes.append(changes_mod.make_change("unreadable_update"))
-        sig.facts.coverage = (
-            "unclear"
-            if sig.facts.format_problems
-            else ("entire_file" if main.signed_end == len(data) else "entire_revision")
-        )
-        br = main.byte_range
-        ranges_ok = len(br) == 4 and min(br) >= 0 and br[2] + br[3] <= len(data)
-        try:
-            sd = load_signed_data(main.contents)
-            facts = _cms_facts(sd, data, br, ranges_ok)
-        except CmsFormatError as exc:
-            facts = SignerFacts()
-            sig.facts.format_problems.append(str(exc))
-        fill_identity(sig, facts)
-        sig.level = _level(main.subfilter, facts, False)
-        judge(sig, facts, opts)
-        if sig.indication is not Indication.TOTAL_FAILED:
-            # The signature itself may be sound, but the document around it cannot be read,
-            # so what it shows cannot be checked: an unreadable file fails (DSS does too).
-            sig.indication = Indication.TOTAL_FAILED
-            sig.sub_indication = SubIndication.FORMAT_FAILURE
-            sig.warnings.append(reason)
-            sig.summary_vi, sig.summary_en = summarise(sig)
-        reports.append(sig)
-    return reports
-
-
-# ---------------------------------------------------------------------------------------------
-# Decree 30/2020: a personal signature, then the agency's signature over it
-
-
-def decree30(sigs: list[SignatureReport]) -> Decree30Check:
-    personal = [i for i, s in enumerate(sigs) if s.signer and s.signer.kind == "personal"]
-    agency = [i for i, s in enumerate(sigs) if s.signer and s.signer.kind == "agency"]
-    if not sigs:
-        return Decree30Check(False, False, "Không có chữ ký.", "No signatures.")
-    if not personal or not agency:
-        missing_vi = "chữ ký cá nhân" if not personal else "chữ ký của cơ quan"
-        missing_en = "personal signature" if not personal else "agency signature"
-        return Decree30Check(
-            True,
-            False,
-            f"Văn bản chính thiếu {missing_vi} (Nghị định 30/2020: người có thẩm quyền ký, "
-            "sau đó cơ quan ký số).",
-            f"Main document lacks a {missing_en} (Decree 30/2020: the competent person signs, "
-            "then the agency).",
-        )
-    first_personal = personal[0]
-    later_agency = [i for i in agency if i > first_personal]
-    valid = lambda i: sigs[i].indication is not Indication.TOTAL_FAILED  # noqa: E731
-    if later_agency and valid(first_personal) and valid(later_agency[0]):
-        return Decree30Check(
-            True,
-            True,
-            "Đúng trình tự Nghị định 30/2020: chữ ký cá nhân, sau đó chữ ký cơ quan.",
-            "Decree 30/2020 order respected: personal signature, then the agency's.",
-        )
-    return Decree30Check(
-        True,
-        False,
-        "Sai trình tự Nghị định 30/2020: chữ ký cơ quan phải đặt sau chữ ký cá nhân "
-        "và cả hai phải còn nguyên vẹn.",
-        "Decree 30/2020 order not respected: the agency signature must follow the personal one "
-        "and both must be intact.",
-    )
-
-
-__all__ = ["verify_pdf", "decree30", "clear_cache", "new_hasher"]
+__all__ = ["clear_cache", "verify_pdf"]
