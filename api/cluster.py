@@ -153,9 +153,14 @@ class NodeProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask the node to stop (SIGTERM: graceful); ``stop`` waits for it."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        self.terminate()
+        if self.proc and self.proc.poll() is None:
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
@@ -191,6 +196,8 @@ def running(paths: dict[str, Path]):
             p.wait_ready()
         yield procs
     finally:
+        for p in procs.values():  # all at once: their shutdowns overlap
+            p.terminate()
         for p in procs.values():
             p.stop()
 

@@ -162,7 +162,7 @@ def serve(cfg: NodeConfig) -> None:
     node = Node(cfg)
     config = uvicorn.Config(
         create_app(node), host=cfg.host, port=cfg.port, http=PeerCertProtocol,
-        log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=2,
+        log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=1,
         **uvicorn_tls_kwargs(cfg.tls),
     )
     uvicorn.Server(config).run()

@@ -23,9 +23,9 @@ _CONFIG = typer.Option(Path("node.toml"), "--config", "-c", help="Tệp cấu h�
 
 
 def _fail(exc: Exception) -> None:
-    vi = getattr(exc, "message_vi", str(exc))
-    en = getattr(exc, "message_en", str(exc))
-    Console(stderr=True).print(f"[red]Lỗi:[/red] {vi}\n  ({en})", highlight=False)
+    vi = getattr(exc, "message_vi", None)
+    text = f"{vi}\n  ({exc.message_en})" if vi else str(exc)
+    Console(stderr=True).print(f"[red]Lỗi:[/red] {text}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -55,8 +55,10 @@ def status(config: Path = _CONFIG, as_json: bool = typer.Option(False, "--json")
         _fail(exc)
         return
     except Exception as exc:  # noqa: BLE001 - httpx errors: the node is not running
-        _fail(RuntimeError(f"Không kết nối được nút {cfg.listen}: {exc} "
-                           f"(cannot reach the node; is `edoc node serve` running?)"))
+        _fail(ExchangeError(f"Không kết nối được nút {cfg.listen}: {exc}; hãy chạy "
+                            "`edoc node serve`",
+                            f"cannot reach the node at {cfg.listen}: {exc}; is "
+                            "`edoc node serve` running?"))
         return
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))

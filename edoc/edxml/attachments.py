@@ -16,6 +16,7 @@ import io
 import struct
 import zipfile
 import zlib
+from typing import BinaryIO
 
 import pybase64
 
@@ -26,16 +27,42 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _READ = 1 << 20
 
 
-def pack(name: str, data: bytes) -> list[bytes]:
-    """Base64 of a ZIP holding one entry ``name`` with ``data``, as a few pieces whose
-    concatenation is the base64 text (ASCII bytes).
+class Packed:
+    """Base64 of a ZIP holding one file, ready to be written into the package.
 
     The bytes are exactly what ``zipfile`` writes for this entry (``writestr`` to a seekable
-    file: local header, data, central directory, end record), but the ZIP is never assembled:
-    the local header and the tail are tiny, and the (possibly 100 MB) payload is encoded
-    straight from the caller's buffer, split at a 3-byte boundary so the pieces' base64 joins
-    seamlessly. Each megabyte-sized temporary we avoid is a fresh run of page faults, which
-    cost more than the copy itself."""
+    file: local header, data, central directory, end record), but neither the ZIP nor its
+    base64 is ever assembled: the header and the tail are tiny, and the (possibly 100 MB)
+    payload is encoded from the caller's buffer in small chunks straight into the output.
+    Each megabyte-sized temporary we avoid is a fresh run of page faults, which cost more
+    than the copy itself."""
+
+    _CHUNK = 3 << 14  # bytes encoded at a time: 64 KiB of base64, well under mmap sizes
+
+    def __init__(self, head: bytes, payload: bytes | memoryview, tail: bytes) -> None:
+        self._head, self._payload, self._tail = head, memoryview(payload), tail
+        self.size = (len(head) + len(payload) + len(tail) + 2) // 3 * 4
+
+    def write_to(self, out: BinaryIO) -> None:
+        """Write the base64 text to ``out``. base64 works on 3-byte groups: the header's
+        last group is completed from the payload, the payload's whole groups are encoded
+        chunk by chunk, and the rest goes with the tail."""
+        payload = self._payload
+        start = (3 - len(self._head) % 3) % 3
+        end = start + (len(payload) - start) // 3 * 3
+        out.write(pybase64.b64encode(self._head + payload[:start].tobytes()))
+        for offset in range(start, end, self._CHUNK):
+            out.write(pybase64.b64encode(payload[offset:min(offset + self._CHUNK, end)]))
+        out.write(pybase64.b64encode(payload[end:].tobytes() + self._tail))
+
+    def __bytes__(self) -> bytes:
+        out = io.BytesIO()
+        self.write_to(out)
+        return out.getvalue()
+
+
+def pack(name: str, data: bytes) -> Packed:
+    """The file ``name`` with ``data`` as the SDK sends it: in a one-entry ZIP, base64."""
     if len(data) * 1.05 > zipfile.ZIP64_LIMIT:
         raise EdxmlError(f"Tệp đính kèm quá lớn để đóng gói ({len(data)} byte)",
                          f"attachment too large to pack ({len(data)} bytes)")
@@ -48,21 +75,13 @@ def pack(name: str, data: bytes) -> list[bytes]:
         payload = deflater.compress(data) + deflater.flush()
     else:
         info.compress_type = zipfile.ZIP_STORED
-        payload = memoryview(data)
+        payload = data
     info.CRC = zlib.crc32(data)
     info.file_size = len(data)
     info.compress_size = len(payload)
     info.header_offset = 0
     head = info.FileHeader(zip64=False)
-    tail = _central_directory(info, len(head) + len(payload))
-    # base64 works on 3-byte groups: complete the header's last group from the payload, encode
-    # the whole groups of the payload from a view, and the rest together with the tail.
-    start = (3 - len(head) % 3) % 3
-    end = start + (len(payload) - start) // 3 * 3
-    view = memoryview(payload)
-    return [pybase64.b64encode(head + view[:start].tobytes()),
-            pybase64.b64encode(view[start:end]),
-            pybase64.b64encode(view[end:].tobytes() + tail)]
+    return Packed(head, payload, _central_directory(info, len(head) + len(payload)))
 
 
 def _central_directory(info: zipfile.ZipInfo, offset: int) -> bytes:

@@ -10,6 +10,7 @@ the text ourselves; it is also several times faster than building and serialisin
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import uuid
 from collections.abc import Iterable
@@ -34,11 +35,12 @@ class _Out:
     """Indented text with the SDK's conventions."""
 
     def __init__(self) -> None:
-        self.parts: list[str | bytes] = []  # bytes: attachment payloads, kept out of str
+        self.parts: list[str | zipper.Packed] = []  # Packed: attachment payloads, kept out of str
 
     def result(self) -> bytes:
-        """UTF-8 bytes, joining text runs once and payloads without re-encoding them."""
-        chunks: list[bytes] = []
+        """UTF-8 bytes. Text runs are joined and encoded once; attachment payloads are
+        encoded straight into one buffer of the final size (no copy of them in between)."""
+        chunks: list[bytes | zipper.Packed] = []
         run: list[str] = []
         for part in self.parts:
             if isinstance(part, str):
@@ -49,7 +51,19 @@ class _Out:
                 run = []
             chunks.append(part)
         chunks.append("".join(run).encode("utf-8"))
-        return b"".join(chunks)
+        if len(chunks) == 1:
+            return chunks[0]  # type: ignore[return-value]  # a status package: text only
+        total = sum(c.size if isinstance(c, zipper.Packed) else len(c) for c in chunks)
+        out = io.BytesIO()
+        out.seek(total - 1)  # allocate the final size once; getvalue() then hands it over
+        out.write(b"\0")
+        out.seek(0)
+        for chunk in chunks:
+            if isinstance(chunk, zipper.Packed):
+                chunk.write_to(out)
+            else:
+                out.write(chunk)
+        return out.getvalue()
 
     def open(self, depth: int, name: str, attrs: str = "", prefixed: bool = True) -> None:
         tag = _P + name if prefixed else name
@@ -203,7 +217,7 @@ def _attachments(out: _Out, items: list[Attachment], cids: list[str]) -> None:
             raise EdxmlError(f"Tên tệp trong ZIP không hợp lệ {entry!r}",
                              f"invalid ZIP entry name {entry!r}", path=path)
         out.parts.append(f'      <{_P}ContentTransferEncoded xmlns:edXML="{spec.NS}">')
-        out.parts.extend(zipper.pack(entry, attachment.data))
+        out.parts.append(zipper.pack(entry, attachment.data))
         out.parts.append(f"</{_P}ContentTransferEncoded>{EOL}")
         out.close(2, "Attachment", prefixed=False)
     out.close(1, "AttachmentEncoded", prefixed=False)
