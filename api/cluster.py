@@ -74,12 +74,14 @@ def layout(
     extra: Callable[[NodeConfig], None] | None = None,
 ) -> dict[str, Path]:
     """Write DIR/<name>/node.toml for each spec; returns name → config path."""
+    directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     ca = ca_bundle(manifest, directory)
     ports = {s.name: free_port() for s in specs}
     entities = {s.name: manifest.entity(s.entity) for s in specs}
     fps = {name: cert_fingerprint_file(e.cert) for name, e in entities.items()}
-    trust = trust_dirs if trust_dirs is not None else [manifest.root]
+    trust = [Path(p).resolve() for p in (trust_dirs if trust_dirs is not None
+                                         else [manifest.root])]
     paths = {}
     for spec in specs:
         home = directory / spec.name
@@ -91,7 +93,7 @@ def layout(
             database_url=(database_url(spec.name, home) if database_url
                           else f"sqlite:///{home / 'node.sqlite'}"),
             store_url=store_url(spec.name, home) if store_url else str(home / "objects"),
-            tls=TlsFiles(cert=e.chain, key=e.key, ca=ca),
+            tls=TlsFiles(cert=Path(e.chain).resolve(), key=Path(e.key).resolve(), ca=ca),
             agencies=[HostedAgency(code=c, name=n) for c, n in spec.agencies],
             generated_communes=spec.generated,
             peers=[Peer(name=p, url=f"https://127.0.0.1:{ports[p]}", fingerprint=fps[p])

@@ -49,11 +49,11 @@ class PeerCertProtocol(H11Protocol):
         self.app_state = {**self.app_state, "peer_cert": der}
 
 
-def _peer_fp(request: Request) -> str:
+def _peer_cert(request: Request) -> bytes:
     der = getattr(request.state, "peer_cert", None)
     if not der:
         raise HTTPException(401, "client certificate required / cần chứng thư máy khách")
-    return fingerprint(der)
+    return der
 
 
 def create_app(node: Node) -> FastAPI:
@@ -73,31 +73,29 @@ def create_app(node: Node) -> FastAPI:
                              "message_en": exc.message_en}, status_code=400)
 
     def operator(request: Request) -> None:
-        if _peer_fp(request) != node.own_fingerprint:
+        if fingerprint(_peer_cert(request)) != node.own_fingerprint:
             raise HTTPException(403, "operator endpoints need the node's own certificate / "
                                      "chỉ dành cho người vận hành nút")
 
     @app.post(PACKAGE_PATH)
     async def receive(request: Request) -> Response:
-        fp = _peer_fp(request)
+        der = _peer_cert(request)
         body = await request.body()
         to = [c for c in request.headers.get(TO_HEADER, "").split(",") if c]
-        status, answer = await asyncio.to_thread(node.receive, body, fp, to)
+        status, answer = await asyncio.to_thread(node.receive, body, der, to)
         return Response(answer, status_code=status, media_type="application/json")
 
     @app.post(BUNDLE_PATH)
     async def receive_bundle(request: Request) -> dict[str, Any]:
-        fp = _peer_fp(request)
+        peer = node.identify(_peer_cert(request))
         try:
             packages = [(base64.b64decode(p["package"]), list(p.get("to", [])))
                         for p in json.loads(await request.body())["packages"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise HTTPException(400, f"bad bundle / gói gộp sai: {exc}") from exc
-        answers = []
-        for body, to in packages:
-            status, answer = await asyncio.to_thread(node.receive, body, fp, to)
-            answers.append({"status": status, "body": base64.b64encode(answer).decode("ascii")})
-        return {"answers": answers}
+        results = await asyncio.to_thread(node.receiver.handle_bundle, packages, peer)
+        return {"answers": [{"status": status, "body": base64.b64encode(answer).decode("ascii")}
+                            for status, answer in results]}
 
     @app.get("/exchange/v1/health")
     async def health() -> dict[str, Any]:

@@ -99,7 +99,7 @@ class WorkerSettings(BaseModel):
     max_attempts: int = 12
     poll_interval: float = 0.2
     concurrency: int = 8
-    batch: int = 64
+    batch: int = 500
 
 
 class NationalAxis(BaseModel):

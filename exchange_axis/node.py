@@ -39,13 +39,10 @@ from exchange_axis.errors import ExchangeError, RoutingError
 from exchange_axis.outbox import OutboxWorker
 from exchange_axis.receipts import ReceiptSigner
 from exchange_axis.receiver import Receiver
-from exchange_axis.routing import LOCAL, RoutingTable
+from exchange_axis.routing import SELF, RoutingTable
 from exchange_axis.state import NodeState, Transfer
-from exchange_axis.transport import cert_fingerprint_file
+from exchange_axis.transport import cert_fingerprint_file, fingerprint, matches
 from exchange_axis.verification import Verifier
-
-#: The pseudo-peer a node uses to deliver to agencies it hosts itself.
-SELF_PEER = LOCAL
 
 
 def _trust(cfg: NodeConfig) -> Any:
@@ -106,15 +103,21 @@ class Node:
         if self.cfg.crash_at == name:
             os._exit(137)
 
-    def peer_by_fingerprint(self, fp: str) -> Peer | None:
+    def identify(self, der: bytes | None) -> Peer | None:
+        """Which declared peer presented this TLS client certificate (None: nobody we know).
+        The node's own certificate is its operators' (and its own local deliveries)."""
+        if not der:
+            return None
+        fp = fingerprint(der)
         if fp == self.own_fingerprint:
-            return Peer(name=SELF_PEER, fingerprint=fp)
-        return self._by_fp.get(fp)
+            return Peer(name=SELF, fingerprint=fp)
+        peer = self._by_fp.get(fp)
+        return peer if peer is not None and matches(peer, der) else None
 
     # -- peers ---------------------------------------------------------------------------------
-    def receive(self, body: bytes, peer_fp: str, to: list[str] | None = None
+    def receive(self, body: bytes, peer_cert: bytes | None, to: list[str] | None = None
                 ) -> tuple[int, bytes]:
-        return self.receiver.handle(body, peer_fp, to)
+        return self.receiver.handle(body, self.identify(peer_cert), to)
 
     # -- issuing -------------------------------------------------------------------------------
     def issue(self, document: Document, files: list[Attachment],

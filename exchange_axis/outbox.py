@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from exchange_axis.config import WorkerSettings
 from exchange_axis.errors import TransportError
 from exchange_axis.receipts import open_sealed
-from exchange_axis.routing import NATIONAL
+from exchange_axis.routing import LOCAL, NATIONAL, SELF
 from exchange_axis.state import OutboxItem
 from exchange_axis.transport import BUNDLE_PATH, PACKAGE_PATH, TO_HEADER, PeerClient
 
@@ -116,6 +116,16 @@ class OutboxWorker:
         state = self.node.state
         async with sem:
             try:
+                if item.next_hop == LOCAL:  # a recipient hosted here: no network, same checks
+                    status, body = await asyncio.to_thread(
+                        self.node.receiver.process, item.package, SELF, item.recipients)
+                    if status != 200:
+                        raise TransportError(f"Tự nhận thất bại: HTTP {status}",
+                                             f"local delivery failed: {body[:300]!r}",
+                                             retryable=status >= 500)
+                    receipt, _ = open_sealed(body, expected_fingerprint=self.node.own_fingerprint)
+                    await asyncio.to_thread(state.mark_delivered, item, body, receipt, self.now())
+                    return None
                 if item.next_hop == NATIONAL:
                     receipt, raw = await asyncio.to_thread(self.node.axis.send, item)
                     await asyncio.to_thread(state.mark_delivered, item, raw, receipt, self.now())

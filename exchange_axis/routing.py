@@ -22,6 +22,8 @@ from exchange_axis.config import NodeConfig
 
 LOCAL = "@local"
 NATIONAL = "@national"
+#: Where a package comes from when a node delivers to itself or its operators post (never a hop).
+SELF = "@self"
 
 
 def _specificity(pattern: str) -> int:

@@ -318,7 +318,8 @@ class NodeState:
             answer = seal(numbers)
             recorded = InboxRepository(s).record_once(
                 arrival.sender, arrival.document_id, arrival.package_sha256, answer,
-                local_document_id=first_doc, now=arrival.received_at)
+                package_key=arrival.package_key, local_document_id=first_doc,
+                now=arrival.received_at)
             if not recorded.created:  # a concurrent duplicate committed first: it wins
                 first = recorded.receipt
                 s.rollback()
@@ -342,6 +343,27 @@ class NodeState:
                                 agency_code=reporter, status_code=code,
                                 description=description, occurred_at=at))
         return len(docs)
+
+    def record_arrivals(self, batch: list[tuple[Any, Callable[[dict[str, int]], bytes]]]
+                        ) -> list[bytes] | None:
+        """Several status arrivals in ONE transaction; None (nothing written) if any of them
+        was taken meanwhile by a concurrent duplicate (the caller then goes one by one)."""
+        with self.session() as s:
+            s.begin()
+            answers = []
+            inbox = InboxRepository(s)
+            for arrival, seal in batch:
+                self._incoming_status(s, arrival)
+                answer = seal({})
+                if not inbox.record_once(arrival.sender, arrival.document_id,
+                                         arrival.package_sha256, answer,
+                                         now=arrival.received_at).created:
+                    s.rollback()
+                    return None
+                self._enqueue(s, arrival.forward, arrival.received_at)
+                answers.append(answer)
+            s.commit()
+            return answers
 
     def _incoming_documents(self, s: Session, arrival: Any) -> tuple[dict[str, int], int | None]:
         doc = arrival.parsed.document

@@ -32,6 +32,19 @@ def fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+def subject_of(der: bytes) -> str:
+    """RFC 4514 subject of a DER certificate (as node.toml's optional ``subject`` spells it)."""
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+
+
+def matches(peer: Peer, der: bytes) -> bool:
+    """The pinned fingerprint, and the subject too when node.toml gives one."""
+    return fingerprint(der) == peer.fingerprint and (
+        peer.subject is None or subject_of(der) == peer.subject)
+
+
 def cert_fingerprint_file(path: Path) -> str:
     """Fingerprint of a PEM (or DER) certificate file."""
     data = Path(path).read_bytes()
@@ -104,7 +117,7 @@ class PeerClient:
             ) from exc
         der = _peer_der(response)
         fp = fingerprint(der) if der else ""
-        if fp != peer.fingerprint:
+        if not der or not matches(peer, der):
             raise TransportError(
                 f"Nút {peer.name} trình chứng thư khác với chứng thư đã khai báo",
                 f"peer {peer.name} presented a certificate other than the pinned one "

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 PASSED = "TOTAL_PASSED"
+#: Verdicts kept in memory (a node receives the same file many times in a burst, rarely later).
+CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Verifier:
         self.trust = trust
         self.revocation = revocation
         self.count = 0
-        self._cache: dict[str, Verdict] = {}
+        self._cache: OrderedDict[str, Verdict] = OrderedDict()  # LRU, bounded
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -51,6 +54,10 @@ class Verifier:
                 return cached
             verdict = self._verify(data, digest)
             self._cache[digest] = verdict
+            if len(self._cache) > CACHE_SIZE:
+                old, _ = self._cache.popitem(last=False)
+                with self._guard:
+                    self._locks.pop(old, None)
             return verdict
 
     def _verify(self, data: bytes, digest: str) -> Verdict:

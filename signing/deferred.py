@@ -7,6 +7,10 @@ token signs that digest (any :class:`signing.signers.Signer` ``sign_digest``, or
 plug-in). Step 3, on the server: :func:`complete_deferred` checks the signature value against
 the certificate and embeds the CMS. The pending state is plain data (JSON-ready) so it can wait
 in a database between two HTTP requests.
+
+Levels B-B and B-T. For B-T the signature time-stamp (RFC 3161, over the signature value) can
+only be requested once the token has signed, so it is fetched at completion, from the TSA
+chosen at preparation; the hole reserved in step 1 leaves room for it.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509 import load_der_x509_certificate
 from pyhanko.sign import signers as ph_signers
 from pyhanko.sign.fields import SigFieldSpec
+from pyhanko.sign.general import SigningError as PhSigningError
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.appearances.base import Appearance, FieldPlan, SigningJob, next_field_name
@@ -37,6 +44,7 @@ from signing.pades import _reserve, build_pdf_signer, open_pdf
 from signing.precheck import check_signer
 from signing.signers.base import Signer, check_digest
 
+DEFERRED_LEVELS = ("B-B", "B-T")
 _H = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
@@ -65,6 +73,8 @@ class PendingSignature:
     chain: list[bytes]
     prefer_pss: bool
     field_name: str
+    level: str = "B-B"
+    tsa_url: str | None = None
 
     def to_json(self) -> dict:
         b = lambda v: base64.b64encode(v).decode()  # noqa: E731
@@ -73,7 +83,7 @@ class PendingSignature:
             "signed_attrs": b(self.signed_attrs), "document_digest": b(self.document_digest),
             "region": list(self.region), "certificate": b(self.certificate),
             "chain": [b(c) for c in self.chain], "prefer_pss": self.prefer_pss,
-            "field_name": self.field_name,
+            "field_name": self.field_name, "level": self.level, "tsa_url": self.tsa_url,
         }
 
     @classmethod
@@ -81,7 +91,8 @@ class PendingSignature:
         u = base64.b64decode
         return cls(u(d["document"]), d["md"], u(d["digest_to_sign"]), u(d["signed_attrs"]),
                    u(d["document_digest"]), tuple(d["region"]), u(d["certificate"]),
-                   [u(c) for c in d["chain"]], d["prefer_pss"], d["field_name"])
+                   [u(c) for c in d["chain"]], d["prefer_pss"], d["field_name"],
+                   d.get("level", "B-B"), d.get("tsa_url"))
 
     def _signer(self, signature: bytes | None = None):
         cert = x509.Certificate.load(self.certificate)
@@ -104,9 +115,21 @@ def prepare_deferred(
     prefer_pss: bool = False,
     check_revocation: bool = True,
     signing_time: dt.datetime | None = None,
+    level: str = "B-B",
+    tsa_url: str | None = None,
 ) -> PendingSignature:
-    """Step 1 (server): prepare ``data`` for a signature by ``certificate``'s holder."""
+    """Step 1 (server): prepare ``data`` for a signature by ``certificate``'s holder.
+    ``level`` "B-B" or "B-T" (then ``tsa_url`` is required; the time-stamp is added by
+    :func:`complete_deferred`)."""
     md = check_digest(md)
+    if level not in DEFERRED_LEVELS:
+        raise SigningError(
+            f"Ký hai bước hỗ trợ mức B-B và B-T, không hỗ trợ {level}; ký B-T rồi bổ sung dữ "
+            "liệu kiểm tra (B-LT) sau, hoặc ký trực tiếp bằng token.",
+            f"deferred signing supports levels B-B and B-T, not {level}; sign at B-T, or sign "
+            "directly with the token",
+            code="bad_level",
+        )
     signer = _CertOnlySigner(certificate, chain, prefer_pss=prefer_pss)
     check_signer(signer, check_revocation=check_revocation)
     src = io.BytesIO(data)
@@ -119,13 +142,14 @@ def prepare_deferred(
         name = next_field_name(job, "EdocSignature")
         plan = FieldPlan(name, None, SigFieldSpec(sig_field_name=name), {})
     src.seek(0)
-    pdf_signer = build_pdf_signer(signer, plan, level="B-B", md=md, tsa_url=None)
+    # level and TSA checked here (a B-T without TSA is refused before the token is asked)
+    pdf_signer = build_pdf_signer(signer, plan, level=level, md=md, tsa_url=tsa_url)
 
     async def run():
         session = pdf_signer.init_signing_session(writer)
         session.system_time = t
         tbs = session.prepare_tbs_document(validation_info=None,
-                                           bytes_reserved=_reserve(signer, "B-B"))
+                                           bytes_reserved=_reserve(signer, level))
         prepared, output = tbs.digest_tbs_document()
         attrs = await signer.signed_attrs(
             prepared.document_digest, md, attr_settings=PdfCMSSignedAttributes(signing_time=t),
@@ -140,7 +164,8 @@ def prepare_deferred(
         signed_attrs=der_attrs, document_digest=prepared.document_digest,
         region=(prepared.reserved_region_start, prepared.reserved_region_end),
         certificate=certificate.dump(), chain=[c.dump() for c in chain],
-        prefer_pss=prefer_pss, field_name=plan.field_name,
+        prefer_pss=prefer_pss, field_name=plan.field_name, level=level,
+        tsa_url=tsa_url if level == "B-T" else None,
     )
 
 
@@ -178,7 +203,20 @@ def complete_deferred(pending: PendingSignature, signature: bytes) -> bytes:
     _check_value(pending, signature)
     ext = pending._signer(signature)
     attrs = cms.CMSAttributes.load(pending.signed_attrs)
-    signed = asyncio.run(ext.async_sign_prescribed_attributes(pending.md, signed_attrs=attrs))
+    timestamper = HTTPTimeStamper(pending.tsa_url) if pending.level == "B-T" else None
+    try:
+        signed = asyncio.run(ext.async_sign_prescribed_attributes(
+            pending.md, signed_attrs=attrs, timestamper=timestamper))
+    except (TimestampRequestError, PhSigningError, OSError) as e:
+        if timestamper is None:
+            raise
+        raise SigningError(
+            f"Không lấy được dấu thời gian từ {pending.tsa_url}; chữ ký chưa được nhúng. Kiểm "
+            "tra dịch vụ cấp dấu thời gian rồi hoàn tất lại (không cần ký lại bằng token).",
+            f"no time-stamp from {pending.tsa_url} ({e}); nothing was embedded. Check the TSA "
+            "and complete again (the token need not sign again)",
+            code="tsa_failed",
+        ) from e
     out = io.BytesIO(pending.document)
     prepared = PreparedByteRangeDigest(
         document_digest=pending.document_digest,

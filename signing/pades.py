@@ -4,7 +4,9 @@ WHY a thin layer over pyHanko: it does the hard parts (CMS with signing-certific
 ranges, DSS, document time-stamps). We add what Vietnamese official documents need: the signer
 certificate check before signing, the Decree 30 appearances, clear bilingual errors, no output
 unless everything succeeded, SHA-2 only, and the speed to sign batches (known reserved size,
-precomputed images, cached key, single pass over the bytes).
+precomputed images, cached key, single pass over the bytes). B-LT/B-LTA embed the status of
+every certificate a validator meets, checked complete before signing (:mod:`signing.ltv`), so
+the document validates offline.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.sign.general import SigningError as PhSigningError
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper
-from pyhanko_certvalidator import ValidationContext
 
 from signing.appearances.base import Appearance, FieldPlan, SigningJob, next_field_name
 from signing.errors import InputError, SigningError
+from signing.ltv import check_complete, explain, lt_validation_context
 from signing.precheck import check_signer
 from signing.signers.base import check_digest
 
@@ -108,14 +110,6 @@ def _reserve(signer, level: str) -> int:
     return 2 * size  # hex digits in the /Contents placeholder
 
 
-def _validation_context(signer) -> ValidationContext:
-    chain = [c for c in signer.cert_registry if c.sha256 != signer.signing_cert.sha256]
-    anchors = [c for c in chain if c.self_signed != "no"] or chain[-1:]
-    return ValidationContext(
-        trust_roots=anchors, other_certs=chain, allow_fetching=True, revocation_mode="hard-fail"
-    )
-
-
 def build_pdf_signer(
     signer,
     plan: FieldPlan | None,
@@ -150,7 +144,7 @@ def build_pdf_signer(
         location=location,
         embed_validation_info=lt,
         use_pades_lta=level == "B-LTA",
-        validation_context=_validation_context(signer) if lt else None,
+        validation_context=lt_validation_context(signer) if lt else None,
     )
     return ph_signers.PdfSigner(
         meta,
@@ -165,6 +159,8 @@ async def _run(pdf_signer, writer, signing_time, reserve, output):
     session = pdf_signer.init_signing_session(writer)
     session.system_time = signing_time
     validation_info = await session.perform_presign_validation(writer)
+    if validation_info is not None:  # B-LT/B-LTA: everything for offline validation, or stop
+        check_complete(validation_info)
     tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserve)
     prepared, res_output = tbs.digest_tbs_document(output=output)
     post = await tbs.perform_signature(
@@ -222,6 +218,9 @@ def sign_stream(
     except SigningError:
         raise
     except PhSigningError as e:
+        clear = explain(e)
+        if clear is not None:
+            raise clear from e
         raise SigningError(
             f"Ký số thất bại: {e}", f"signing failed: {e}", code="signing_failed"
         ) from e

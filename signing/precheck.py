@@ -25,6 +25,7 @@ from pyhanko_certvalidator.errors import (
 )
 
 from signing.errors import CertificateError
+from signing.issuers import issuer_path
 
 PRECHECK_TTL_S = 300.0
 _VN = dt.timezone(dt.timedelta(hours=7))
@@ -131,6 +132,10 @@ def check_signer(signer, *, at: dt.datetime | None = None, check_revocation: boo
     if check_revocation:
         chain = list(getattr(signer, "chain", None) or signer.cert_registry)
         chain = [c for c in chain if c.sha256 != cert.sha256]
+        # a token often carries no root: fetch the missing CAs so the sub-CA's own status is
+        # checked too, instead of trusting it as an anchor
+        given = {c.sha256 for c in chain}
+        chain += [c for c in issuer_path(cert, chain) if c.sha256 not in given]
         asyncio.run(_check_revocation(cert, chain, at))
     if at is None and cache is not None:
         cache[key] = time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import random
+import tracemalloc
 import zipfile
 
 import pybase64
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from edoc import edxml
 from edoc.document import Attachment
 from edoc.edxml import attachments, lift
+from edoc.edxml.b64file import Base64File
 from edoc.edxml.limits import DEFAULT_LIMITS
 from edoc.edxml.secure import parse_package
 from tests.test_edxml_codec import make_package
@@ -82,7 +84,7 @@ def parse_package_or_none(data: bytes) -> tuple[object, dict[str, bytes]]:
 
 def test_large_payload_is_lifted_and_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     root, lifted = parse_package(DOCUMENT, DEFAULT_LIMITS)
-    assert list(lifted.values()) == [pybase64.b64decode(DOCUMENT[PAYLOAD_START:PAYLOAD_END])]
+    assert [bytes(v) for v in lifted.values()] == [DOCUMENT[PAYLOAD_START:PAYLOAD_END]]
     assert len(root.getroottree().getroot().xpath("string(.)")) < 20_000  # not in the tree
     for strict in (False, True):
         fast = outcome(DOCUMENT, strict)
@@ -175,3 +177,61 @@ def test_markup_near_the_payload_reads_as_without_lifting(edits, strict: bool) -
     data = bytes(data)
     with pytest.MonkeyPatch.context() as patch:
         assert outcome(data, strict) == without_lifting(data, strict, patch)
+
+
+_ZIP = bytes(attachments.pack("scan.pdf", PAYLOAD))
+_SEEKS = st.tuples(st.just("seek"), st.integers(-40_000, 40_000), st.sampled_from([0, 1, 2]))
+_READS = st.tuples(st.just("read"), st.one_of(st.none(), st.integers(-2, 80_000)),
+                   st.just(0))
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.sampled_from([_ZIP, _ZIP[:-1], _ZIP[:-2], b"", b"a", b"ab"]),
+       st.lists(st.one_of(_SEEKS, _READS), max_size=8))
+def test_base64_file_reads_and_seeks_as_bytesio(raw: bytes, operations) -> None:
+    """zipfile sees the same file whether it reads the decoded bytes or the base64 text."""
+    mine, reference = Base64File(pybase64.b64encode(raw)), io.BytesIO(raw)
+    for name, argument, whence in operations:
+        results = []
+        for stream in (mine, reference):
+            try:
+                if name == "seek":
+                    results.append(stream.seek(argument, whence))
+                else:
+                    results.append(stream.read(argument))
+            except ValueError as error:
+                results.append(str(error))
+        assert results[0] == results[1]
+        assert mine.tell() == reference.tell()
+
+
+@pytest.mark.parametrize("start", [0, 1, 2, 3, 4, 5, 49_151, 49_152, 49_153])
+@pytest.mark.parametrize("length", [1, 2, 49_151, 49_152, 49_153, 98_305, 200_000])
+def test_base64_file_ranges_across_chunks(start: int, length: int) -> None:
+    raw = random.Random(start + length).randbytes(150_000)
+    file = Base64File(pybase64.b64encode(raw))
+    file.seek(start)
+    assert file.read(length) == raw[start:start + length]
+    assert file.tell() == min(start + length, len(raw))
+
+
+def test_one_copy_of_a_large_attachment_at_a_time() -> None:
+    """Python-side peak while building and parsing: the output (or the file read back) and
+    little else, no ZIP or base64 copies beside it (each would be page faults for nothing)."""
+    data = random.Random(7).randbytes(1 << 20)
+    package = make_package()
+    package.attachments = [Attachment("scan.pdf", data, content_id="cid:1")]
+    wire = edxml.build(package)
+    edxml.parse(wire)  # warm up (imports, caches)
+    tracemalloc.start()
+    try:
+        built = edxml.build(package)
+        _, build_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        parsed = edxml.parse(built)
+        _, parse_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert parsed.attachments[0].data == data
+    assert build_peak < len(wire) + len(data) // 4, build_peak  # was ~2 × the package
+    assert parse_peak < len(wire) + 1.25 * len(data), parse_peak  # was ~2.5 × the file

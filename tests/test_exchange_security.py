@@ -186,3 +186,15 @@ def test_foreign_tls_certificate_is_refused_in_the_handshake(hub, tmp_path: Path
     with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError,
                         ssl.SSLError)):
         _post(node, tls, b"<edXML/>")
+
+
+def test_peer_identity_is_the_pinned_fingerprint_and_optional_subject(pki_server) -> None:
+    from exchange_axis.config import Peer
+    from exchange_axis.transport import matches, subject_of
+
+    der = ssl.PEM_cert_to_DER_cert(pki_server.entity("node-hub").cert.read_text("ascii"))
+    fp = hashlib.sha256(der).hexdigest()
+    assert matches(Peer(name="hub", fingerprint=fp), der)
+    assert matches(Peer(name="hub", fingerprint=fp, subject=subject_of(der)), der)
+    assert not matches(Peer(name="hub", fingerprint=fp, subject="CN=someone else"), der)
+    assert not matches(Peer(name="hub", fingerprint="00" * 32), der)

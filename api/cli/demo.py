@@ -46,6 +46,8 @@ def _start_pki(pki_dir: Path, port: int) -> tuple[Any, Any]:
     try:
         server = devpki.make_server(manifest.directory, manifest.host, manifest.port)
     except OSError as exc:
+        if _answers(f"{manifest.base_url}/health"):  # `edoc pki serve` already runs it
+            return manifest, None
         raise RuntimeError(
             f"Không mở được cổng {manifest.port} cho TSA/OCSP của PKI phát triển ({exc}); "
             f"hãy dừng tiến trình đang dùng cổng này "
@@ -53,6 +55,16 @@ def _start_pki(pki_dir: Path, port: int) -> tuple[Any, Any]:
             f"it)") from exc
     threading.Thread(target=server.serve_forever, name="devpki", daemon=True).start()
     return manifest, server
+
+
+def _answers(url: str) -> bool:
+    import urllib.request  # noqa: PLC0415
+
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def _statuses(admin: Any, document_id: str) -> dict[str, Any]:
@@ -75,7 +87,7 @@ def _wait_codes(progress: Progress, label: str, admin: Any, document_id: str,
 def demo(
     communes: int = typer.Option(3, "--communes", min=1, max=9999,
                                  help="Số xã/phường trên nút trục xã (communes on the hub)."),
-    out: Path = typer.Option(Path("edoc-demo"), "--out", help="Thư mục kết quả (output dir)."),
+    out: Path = typer.Option(Path("demo-out"), "--out", help="Thư mục kết quả (output dir)."),
     pki_dir: Path | None = typer.Option(None, "--pki-dir", help="Thư mục PKI phát triển "
                                         "(default: EDOC_PKI_DIR or certs-dev)."),
     pki_port: int = typer.Option(8765, "--pki-port", help="Cổng TSA/OCSP khi tạo PKI mới."),
@@ -88,7 +100,7 @@ def demo(
     # SIGTERM (timeout, CI cancel) unwinds like Ctrl-C, so the node processes are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out.mkdir(parents=True, exist_ok=True)
-    pki_dir = pki_dir or get_settings().pki_dir
+    pki_dir = (pki_dir or get_settings().pki_dir).resolve()
     try:
         manifest, server = _start_pki(pki_dir, pki_port)
     except Exception as exc:  # noqa: BLE001
@@ -152,8 +164,9 @@ def demo(
     finally:
         (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2),
                                           encoding="utf-8")
-        server.shutdown()
-        server.server_close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     if not summary["ok"]:
         console.print("[red]Không phải mọi xã đều nhận văn bản hợp lệ "
                       "(not every commune received a valid document)[/red]")

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 import pybase64
 
+from edoc.edxml.b64file import Base64File
 from edoc.edxml.errors import EdxmlError
 from edoc.edxml.limits import Limits
 
@@ -151,11 +152,12 @@ def decode_base64(text: str | bytes, path: str, *, strict: bool) -> bytes:
                          f"attachment content is not valid base64: {exc}", path=path) from None
 
 
-def unpack(raw: bytes, path: str, limits: Limits, budget: int) -> tuple[str, bytes]:
-    """(entry name, file bytes) of a one-entry ZIP, within ``limits`` and the remaining
-    ``budget`` of uncompressed bytes for the package."""
+def unpack(zipped: BinaryIO | Base64File, path: str, limits: Limits, budget: int,
+           ) -> tuple[str, bytes]:
+    """(entry name, file bytes) of a one-entry ZIP (a seekable file), within ``limits`` and
+    the remaining ``budget`` of uncompressed bytes for the package."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
+        archive = zipfile.ZipFile(zipped)  # type: ignore[arg-type]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
         raise EdxmlError(f"Tệp đính kèm không phải ZIP hợp lệ: {exc}",
                          f"attachment is not a valid ZIP: {exc}", path=path) from None

@@ -4,8 +4,9 @@ An attachment travels as one text node of megabytes of base64. Left in the docum
 copies it into the tree (growing a buffer as it reads), lxml copies it out again and only then
 is it decoded: several megabyte-sized temporaries per package, each a fresh run of page faults
 that cost more than the parsing. Instead we find each ``ContentTransferEncoded`` text in the
-raw bytes, decode it straight from a view of the input, and hand libxml2 the document with a
-short placeholder in its stead; the reader takes the decoded bytes by placeholder.
+raw bytes, check it is strict base64 (pybase64, SIMD), and hand libxml2 the document with a
+short placeholder in its stead; the reader takes the payload by placeholder, as a view of the
+input that ``b64file.Base64File`` decodes on demand.
 
 Why the tree is still exactly the original's:
 
@@ -35,12 +36,13 @@ LIFT_FLOOR = 4096
 _TAG = b"ContentTransferEncoded"
 
 
-def lift(data: bytes, max_regions: int) -> tuple[bytes, dict[str, bytes]]:
-    """(document with placeholders, {placeholder: decoded payload}); the document itself and
-    an empty dict when there is nothing to lift. At most ``max_regions`` candidate tags are
-    examined, so a flood of them costs no more than the parser's own limits allow."""
+def lift(data: bytes, max_regions: int) -> tuple[bytes, dict[str, memoryview]]:
+    """(document with placeholders, {placeholder: base64 payload, a view of ``data``}); the
+    document itself and an empty dict when there is nothing to lift. At most ``max_regions``
+    candidate tags are examined, so a flood of them costs no more than the parser's own
+    limits allow."""
     pieces: list[bytes] = []
-    lifted: dict[str, bytes] = {}
+    lifted: dict[str, memoryview] = {}
     token = ""
     copied = search = 0
     view = memoryview(data)
@@ -55,21 +57,21 @@ def lift(data: bytes, max_regions: int) -> tuple[bytes, dict[str, bytes]]:
         search = text_end
         if text_end - text_start < LIFT_FLOOR:
             continue
-        decoded = decode_strict(view[text_start:text_end])
-        if decoded is None:
+        text = view[text_start:text_end]
+        if decode_strict(text) is None:  # decoded to check only: freed before it is read
             continue  # wrapped lines or stray characters: libxml2 and the lenient decoder
         token = token or "edocLifted" + secrets.token_hex(16)
         placeholder = f"{token}n{len(lifted)}"
         pieces += (view[copied:text_start], placeholder.encode("ascii"))
         copied = text_end
-        lifted[placeholder] = decoded
+        lifted[placeholder] = text
     if not lifted:
         return data, lifted
     pieces.append(view[copied:])
     return b"".join(pieces), lifted
 
 
-def verify(root: etree._Element, lifted: dict[str, bytes]) -> bool:
+def verify(root: etree._Element, lifted: dict[str, memoryview]) -> bool:
     """Whether each placeholder is the whole text of its own childless
     ``ContentTransferEncoded`` element (see the module docstring for why this suffices)."""
     if not lifted:

@@ -9,6 +9,7 @@ attachment that does not unzip) is refused in both modes.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from enum import IntEnum
 from typing import Any
@@ -30,6 +31,7 @@ from edoc.document import (
 )
 from edoc.edxml import attachments as zipper
 from edoc.edxml import spec
+from edoc.edxml.b64file import Base64File
 from edoc.edxml.dates import parse_date, parse_timestamp
 from edoc.edxml.errors import EdxmlError
 from edoc.edxml.limits import Limits
@@ -41,7 +43,7 @@ _DSIG = "{" + spec.DSIG_NS + "}"
 
 
 class _Reader:
-    def __init__(self, strict: bool, limits: Limits, lifted: Mapping[str, bytes]) -> None:
+    def __init__(self, strict: bool, limits: Limits, lifted: Mapping[str, memoryview]) -> None:
         self.strict = strict
         self.limits = limits
         self.lifted = lifted
@@ -410,12 +412,15 @@ class _Reader:
         one = lambda name, req=False: self.one(parts, name, element, req)  # noqa: E731
         encoded = one("ContentTransferEncoded", True)
         path = element_path(encoded)
-        raw = self.lifted.get(self.text(encoded) or "")  # text() refuses child elements
-        if raw is None:  # not lifted out before parsing (small, wrapped or stray characters)
+        lifted = self.lifted.get(self.text(encoded) or "")  # text() refuses child elements
+        zipped: Base64File | io.BytesIO
+        if lifted is not None:  # checked strict base64, decoded as zipfile reads it
+            zipped = Base64File(lifted)
+        else:  # not lifted out before parsing (small, wrapped or stray characters)
             # bytes straight from libxml2: one copy of a large payload instead of str + encode
             payload = etree.tostring(encoded, method="text", encoding="utf-8", with_tail=False)
-            raw = zipper.decode_base64(payload, path, strict=self.strict)
-        inner_name, data = zipper.unpack(raw, path, self.limits, budget)
+            zipped = io.BytesIO(zipper.decode_base64(payload, path, strict=self.strict))
+        inner_name, data = zipper.unpack(zipped, path, self.limits, budget)
         name = self.value("str", one("AttachmentName", True))
         content_type = self.value("str", one("ContentType"))
         return Attachment(
@@ -438,7 +443,7 @@ _CONVERT: dict[str, Callable[[_Reader, etree._Element, str], Any]] = {
 
 
 def read(root: etree._Element, *, strict: bool, limits: Limits,
-         lifted: Mapping[str, bytes] | None = None) -> DocumentPackage | StatusMessage:
-    """The model of a parsed package; ``lifted`` holds the decoded attachment payloads that
+         lifted: Mapping[str, memoryview] | None = None) -> DocumentPackage | StatusMessage:
+    """The model of a parsed package; ``lifted`` holds the attachment payloads that
     ``secure.parse_package`` took out of the text (keyed by the placeholder left instead)."""
     return _Reader(strict, limits, lifted or {}).package(root)

@@ -43,10 +43,11 @@ def parse_xml(data: bytes, limits: Limits) -> etree._Element:
     return _parse(_admit(data, limits), limits, lifting=False)[0]
 
 
-def parse_package(data: bytes, limits: Limits) -> tuple[etree._Element, dict[str, bytes]]:
+def parse_package(data: bytes, limits: Limits,
+                  ) -> tuple[etree._Element, dict[str, memoryview]]:
     """``parse_xml`` for the codec: attachment payloads are lifted out before parsing (see
-    ``edoc.edxml.lift``) and returned decoded, keyed by the placeholder that stands for them
-    as their element's text."""
+    ``edoc.edxml.lift``) and returned as checked base64 views of ``data``, keyed by the
+    placeholder that stands for them as their element's text."""
     return _parse(_admit(data, limits), limits, lifting=True)
 
 
@@ -67,7 +68,9 @@ def _admit(data: bytes, limits: Limits) -> bytes:
 
 
 def _parse(data: bytes, limits: Limits, *, lifting: bool,
-           ) -> tuple[etree._Element, dict[str, bytes]]:
+           ) -> tuple[etree._Element, dict[str, memoryview]]:
+    """Tree (and lifted payloads). Whenever lifting cannot be trusted, or the lifted text is
+    malformed, the original bytes are parsed instead: the same tree, the original's errors."""
     source, lifted = lift(data, 2 * limits.max_attachments + 2) if lifting else (data, {})
     # lifted runs hold no '<', so counting in the (smaller) lifted text is the same count
     bound = 2 * limits.max_elements + 16
