@@ -259,3 +259,31 @@ def test_other_producer_cairo(pki_server, directive, nss_db, tmp_path):
     assert name_top <= y1 < y2 <= title_bottom
     text = text_of(sealed, tmp_path, 1)
     assert "Số: 3/CT-UBND" in text and "ngày 01 tháng 02 năm 2026" in text
+
+
+def _is_ink(p) -> bool:
+    return sum(p[:3]) < 3 * 140
+
+
+def test_filled_date_keeps_descenders_and_dots_below(sealed_pdf, tmp_path):
+    """The filled date sits on the original baseline: descenders (g, y) and the dot below
+    'ệ' are drawn, not clipped by the field box (a clipped 'Nghệ' reads 'Nghê')."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from signing.appearances.locate import DESCENT
+
+    reader = PdfFileReader(io.BytesIO(sealed_pdf))
+    field = next(
+        f.get_object() for f in reader.root["/AcroForm"]["/Fields"]
+        if str(f.get_object().get("/T")) == "EdocNgayBanHanh"
+    )
+    size = float(field["/EdocSize"])
+    x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
+    baseline = y1 + 1 + DESCENT * size
+    dpi = 288
+    page = render(sealed_pdf, 1, tmp_path, dpi=dpi)
+    below = region(page, (x1, y1, x2, baseline - 0.08 * size), A4_H, dpi=dpi)
+    above = region(page, (x1, baseline, x2, y2), A4_H, dpi=dpi)
+    assert count(above, _is_ink) > 500  # the date is drawn
+    # 'g', 'y', ',' and the dot of 'ệ' reach well below the baseline
+    assert count(below, _is_ink) > 40

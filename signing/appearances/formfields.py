@@ -16,7 +16,7 @@ import re
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 
-from signing.appearances.locate import TextLine, normalise, page_lines
+from signing.appearances.locate import DESCENT, TextLine, normalise, page_lines
 from signing.appearances.text import TextOnWhite
 from signing.errors import AppearanceError
 
@@ -163,7 +163,11 @@ def fill_issue_fields(writer, number: str | None, issue_date: dt.date | None) ->
         style = str(field.get("/EdocStyle", "/serif"))[1:]
         size = float(field.get("/EdocSize", 13))
         prefix = str(field.get("/EdocPrefix", ""))
-        content = TextOnWhite(writer, prefix + value, style, size, abs(x2 - x1), abs(y2 - y1))
+        # the rect was made as (descent + 1) below the original baseline: see create_issue_fields
+        baseline = DESCENT * size + 1
+        content = TextOnWhite(
+            writer, prefix + value, style, size, abs(x2 - x1), abs(y2 - y1), baseline
+        )
         content.apply_appearance(field)
         field[pdf_name("/V")] = pdf_string(value)
         # read-only from now on, and no /DA: viewers must show our appearance, not regenerate

@@ -35,6 +35,10 @@ _ESC = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"\r\n"
         b"\n": b"", b"\r": b""}
 
 
+# Times-like descent and ascent per unit of font size: the box a reader sees around a line
+DESCENT = 0.216
+ASCENT = 0.891
+
 def _unescape(m: re.Match) -> bytes:
     e = m.group(1)
     if e[:1].isdigit():
@@ -370,8 +374,8 @@ def _line(runs: list[_Run]) -> TextLine:
     x1 = min(r.x0 for r in visible)
     x2 = max(r.x1 for r in visible)
     # Times-like ascent/descent: the box a reader sees around the glyphs
-    return TextLine(unicodedata.normalize("NFC", text), (x1, y - 0.216 * size, x2,
-                                                          y + 0.891 * size), size)
+    return TextLine(unicodedata.normalize("NFC", text), (x1, y - DESCENT * size, x2,
+                                                          y + ASCENT * size), size)
 
 
 def page_lines(reader, page_index: int, *, stop_below: float | None = None) -> list[TextLine]:

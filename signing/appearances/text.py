@@ -120,17 +120,40 @@ def text_style(
 
 class TextOnWhite(AppearanceContent):
     """Centred text over an opaque white box: used to fill the number/date lines, hiding the
-    blanks of the word-processor original underneath."""
+    blanks of the word-processor original underneath.
 
-    def __init__(self, writer, text: str, style: str, size: float, width: float, height: float):
+    WHY the baseline offset: the field box spans the original line from its descent to its
+    ascent. pyHanko's text box puts the baseline at the bottom of its block, which would clip
+    descenders and the dot below (``ệ`` would read ``ê``), so the text is laid out in a
+    one-line block of height ``size`` lifted by ``baseline`` — the original line's baseline."""
+
+    def __init__(
+        self,
+        writer,
+        text: str,
+        style: str,
+        size: float,
+        width: float,
+        height: float,
+        baseline: float = 0.0,
+    ):
         box = layout.BoxConstraints(width=int(round(width)), height=int(round(height)))
         super().__init__(writer=writer, box=box)
         self._text = nfc(text)
+        self._baseline = baseline
+        line = layout.BoxConstraints(
+            width=int(round(width)), height=max(1, int(round(min(size, height - baseline))))
+        )
         self._tb = TextBox(
-            text_style(style, size), writer=writer, resources=self.resources, box=self.box
+            text_style(style, size, leading=size, centred=True),
+            writer=writer,
+            resources=self.resources,
+            box=line,
         )
 
     def render(self) -> bytes:
         self._tb.content = self._text
         w, h = self.box.width, self.box.height
-        return b"q 1 1 1 rg 0 0 %g %g re f Q %s" % (w, h, self._tb.render())
+        return b"q 1 1 1 rg 0 0 %g %g re f Q q 1 0 0 1 0 %g cm %s Q" % (
+            w, h, self._baseline, self._tb.render()
+        )
