@@ -188,13 +188,14 @@ class NodeState:
                               next_attempt_at=until, attempts=m.OutboxItem.attempts - 1))
 
     def mark_retry(self, item: OutboxItem, error: str, until: dt.datetime) -> None:
-        """Back off this row, and every pending row for the same peer with it (the peer is down)."""
+        """Back off this row and every pending row for the same peer to the SAME time: the peer
+        is down, not the row. Rows of a peer then come due together and are claimed together,
+        so when the peer is back its queue drains in priority order."""
         with self.session() as s, s.begin():
             OutboxRepository(s).mark_retry(item.id, error[:2000], until, worker=self.worker_id)
             s.execute(update(m.OutboxItem)
                       .where(m.OutboxItem.state == "pending",
-                             m.OutboxItem.next_hop == item.next_hop,
-                             m.OutboxItem.next_attempt_at < until)
+                             m.OutboxItem.next_hop == item.next_hop)
                       .values(next_attempt_at=until))
 
     def mark_failed(self, item: OutboxItem, error: str) -> None:
