@@ -13,8 +13,9 @@ from api.cli.main import app
 from edoc import edxml
 from edoc.status import StatusCode
 from signing.devpki import Manifest
+from tests.paths import EDXML_SAMPLES
 
-SAMPLES = Path("/work/shared/conformance/edxml")
+SAMPLES = EDXML_SAMPLES
 runner = CliRunner()
 
 

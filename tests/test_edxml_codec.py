@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import os
 import zipfile
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -26,8 +25,9 @@ from edoc.document import (
     TraceHeader,
 )
 from edoc.status import StatusCode, StatusMessage
+from tests.paths import EDXML_SAMPLES
 
-SAMPLES = Path("/work/shared/conformance/edxml")
+SAMPLES = EDXML_SAMPLES
 NS = "{http://www.mic.gov.vn/TBT/QCVN_102_2016}"
 STATUS = (SAMPLES / "status_inbox_01.edxml").read_bytes()
 

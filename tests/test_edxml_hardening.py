@@ -11,15 +11,15 @@ import time
 import tracemalloc
 import zipfile
 import zlib
-from pathlib import Path
 
 import pytest
 
 from edoc import edxml
 from edoc.edxml.limits import Limits
+from tests.paths import EDXML_SAMPLES
 
-SAMPLE = Path("/work/shared/conformance/edxml/edoc_new.edxml")
-STATUS = Path("/work/shared/conformance/edxml/status_inbox_01.edxml")
+SAMPLE = EDXML_SAMPLES / "edoc_new.edxml"
+STATUS = EDXML_SAMPLES / "status_inbox_01.edxml"
 GB = 1 << 30
 
 

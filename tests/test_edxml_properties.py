@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,8 +32,9 @@ from edoc.document import (
 )
 from edoc.status import StatusCode, StatusMessage
 from signing.xmlsig import verify_envelope
+from tests.paths import EDXML_SAMPLES
 
-SAMPLES = Path("/work/shared/conformance/edxml")
+SAMPLES = EDXML_SAMPLES
 COMMON = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60)
 
 text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")

@@ -15,8 +15,9 @@ from lxml import etree
 from edoc import edxml
 from edoc.document import BusinessType, DocumentPackage, Priority, SteeringType
 from edoc.status import StatusCode, StatusMessage
+from tests.paths import EDXML_SAMPLES
 
-SAMPLES = Path("/work/shared/conformance/edxml")
+SAMPLES = EDXML_SAMPLES
 DOCUMENTS = sorted(SAMPLES.glob("edoc_*.edxml"))
 STATUSES = sorted(SAMPLES.glob("status_*.edxml"))
 MALFORMED = SAMPLES / "malformed" / "edoc_new_leading_garbage.edxml"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import zlib
-from pathlib import Path
 
 import pytest
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
 from signing.validation import Indication, SubIndication, verify_pdf
+from tests.paths import PDF_CORPUS
 
-CORPUS = Path("/work/shared/conformance/pdf")
+CORPUS = PDF_CORPUS
 ORIGINAL = (CORPUS / "pdf-signed-original.pdf").read_bytes()
 
 

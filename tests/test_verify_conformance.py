@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from signing.validation import Indication, verify_pdf
+from tests.paths import PDF_CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "pdf"
-if not CORPUS.exists():  # the tree may be checked out elsewhere; the corpus lives in /work/shared
-    CORPUS = Path("/work/shared/conformance/pdf")
+CORPUS = PDF_CORPUS
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 FILES = sorted(k for k in EXPECTED if not k.startswith("_"))
 

@@ -15,8 +15,9 @@ from signing.devpki import Manifest
 from signing.signers.pkcs12 import Pkcs12Signer
 from signing.trust import TrustStore
 from signing.xmlsig import XmlSignatureError, sign_envelope, verify_envelope
+from tests.paths import EDXML_SAMPLES
 
-SAMPLES = Path("/work/shared/conformance/edxml")
+SAMPLES = EDXML_SAMPLES
 
 
 @pytest.fixture(scope="module")
