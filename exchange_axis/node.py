@@ -28,9 +28,13 @@ from edoc.document import (
     DocumentType,
     Organization,
     Priority,
+    ReplacementInfo,
     ResponseFor,
     SignerInfo,
     TraceHeader,
+)
+from edoc.document import (
+    Receiver as BusinessReceiver,
 )
 from edoc.edxml import build
 from edoc.status import StatusCode, StatusMessage
@@ -136,9 +140,10 @@ class Node:
             raise RoutingError(
                 f"Không có đường tới: {', '.join(plan.unroutable)}",
                 f"no route to: {', '.join(plan.unroutable)}")
+        business = business or Business(BusinessType.NEW)
+        links = self._business_links(business)
         keys = {hashlib.sha256(f.data).hexdigest(): self.store.put(f.data) for f in files}
-        package = DocumentPackage(document=document,
-                                  business=business or Business(BusinessType.NEW),
+        package = DocumentPackage(document=document, business=business,
                                   traces=[TraceHeader(sender, self.now())], attachments=files)
         transfers = []
         for hop, hop_codes in plan.hops.items():
@@ -150,12 +155,50 @@ class Node:
                                       int(document.priority or 0), "document"))
         self.state.record_issue(document, keys, transfers, self.now(),
                                 files=[(f.name, hashlib.sha256(f.data).hexdigest(), len(f.data))
-                                       for f in files])
+                                       for f in files],
+                                business_type=int(business.doc_type), links=links)
         self.crash_point("sender_after_commit")
         self.after_commit()
         return {"document_id": document.document_id, "hops": {t.next_hop: len(t.recipients)
                                                              for t in transfers},
                 "files": keys}
+
+    def _business_links(self, business: Business) -> dict[str, Any]:
+        """What an update/replace package refers to must be a document sent from here (a
+        clear error otherwise, before anything is stored); returned for the document's meta."""
+        if business.doc_type == BusinessType.UPDATE:
+            if not business.document_id:
+                raise ExchangeError("Gói cập nhật phải nêu DocumentId của văn bản gốc",
+                                    "an update package must name the original DocumentId")
+            self.state.document_track(business.document_id)
+            return {"updates": business.document_id}
+        if business.doc_type == BusinessType.REPLACE:
+            if not business.replacements:
+                raise ExchangeError("Gói thay thế phải nêu văn bản bị thay thế (ReplacementInfo)",
+                                    "a replacement package must name the replaced document")
+            for info in business.replacements:
+                self.state.document_track(info.document_id)
+            return {"replaces": [i.document_id for i in business.replacements]}
+        return {}
+
+    def update(self, original_id: str, document: Document, reason: str,
+               files: list[Attachment] | None = None, *, document_info: bool = True,
+               receivers: list[BusinessReceiver] | None = None) -> dict[str, Any]:
+        """Correct an already-sent document (BussinessDocType 2): ``document`` carries the
+        corrected metadata for the recipients concerned; they answer 15 (agree) or 16."""
+        return self.issue(document, files or [], Business(
+            BusinessType.UPDATE, document_id=original_id, reason=reason,
+            document_info=1 if document_info else 0,
+            document_receiver=1 if receivers else 0, receivers=receivers or None))
+
+    def replace_document(self, replaced_id: str, document: Document, files: list[Attachment],
+                         reason: str, organ_ids: list[str] | None = None) -> dict[str, Any]:
+        """Send a new signed document that replaces ``replaced_id`` (BussinessDocType 3) for
+        ``organ_ids`` (default: the new document's recipients); it arrives as a new one (01)."""
+        organs = organ_ids or [r.organ_id for r in document.recipients]
+        return self.issue(document, files, Business(
+            BusinessType.REPLACE, document_id=replaced_id, reason=reason,
+            replacements=[ReplacementInfo(replaced_id, list(organs))]))
 
     def issue_request(self, body: dict[str, Any]) -> dict[str, Any]:
         """The operator API's form of ``issue``: JSON metadata and base64 files."""
@@ -163,9 +206,7 @@ class Node:
         return self.issue(document_from_json(body["document"]),
                           [Attachment(name=f["name"], data=base64.b64decode(f["data"]))
                            for f in body["files"]],
-                          Business(BusinessType(int(business["type"])),
-                                   document_id=business.get("document_id"),
-                                   reason=business.get("reason")) if business else None)
+                          business_from_json(business) if business else None)
 
     def allocate_number(self, agency: str, notation: str, subject: str | None = None
                         ) -> dict[str, Any]:
@@ -252,6 +293,22 @@ class Node:
         count = self.state.retry_failed(row_id, self.now())
         self.after_commit()
         return {"requeued": count}
+
+
+def business_from_json(data: dict[str, Any]) -> Business:
+    """Operator API: ``{"type": 0..3, "document_id", "reason", "document_info",
+    "receivers": [{"organ_id", "type"}], "replacements": [{"document_id", "organ_ids"}]}``."""
+    receivers = [BusinessReceiver(r["organ_id"], int(r.get("type", 1)))
+                 for r in data.get("receivers") or []]
+    replacements = [ReplacementInfo(r["document_id"], list(r.get("organ_ids") or []))
+                    for r in data.get("replacements") or []]
+    doc_type = BusinessType(int(data["type"]))
+    return Business(
+        doc_type, document_id=data.get("document_id"), reason=data.get("reason"),
+        document_info=(int(data.get("document_info", 1))
+                       if doc_type == BusinessType.UPDATE else None),
+        document_receiver=(1 if receivers else 0) if doc_type == BusinessType.UPDATE else None,
+        receivers=receivers or None, replacements=replacements or None)
 
 
 def document_from_json(data: dict[str, Any]) -> Document:

@@ -42,6 +42,8 @@ from exchange_axis.state import Transfer
 from exchange_axis.verification import Verdict
 
 MAX_PACKAGE_BYTES = 256 * 1024 * 1024
+#: recipient outcomes that accept nothing (the arrival stores nothing for them)
+REFUSALS = ("02", "16")
 
 
 def error_body(code: str, message_vi: str, message_en: str) -> bytes:
@@ -67,6 +69,9 @@ class Arrival:
     verdicts: list[Verdict] = field(default_factory=list)
     file_keys: dict[str, str] = field(default_factory=dict)  # sha256 → object key
     revokes: str | None = None  # DocumentId cancelled by a revoke package
+    updates: str | None = None  # DocumentId an update package corrects (recipients knowing it)
+    #: replacement packages: (replaced DocumentId, hosted recipients concerned)
+    replaces: list[tuple[str, list[str]]] = field(default_factory=list)
     package_key: str | None = None  # object key of the package as received (documents)
     attachment_shas: list[tuple[Attachment, str]] = field(default_factory=list)
     #: outbox rows to commit with the arrival: relays onwards and statuses back to the sender
@@ -108,7 +113,7 @@ class Receiver:
             if isinstance(prepared, tuple):
                 results[idx] = prepared
             elif (prepared.kind != "status" or prepared.key in seen
-                  or not any(o.status != "02" for o in prepared.outcomes)):
+                  or all(o.status in REFUSALS for o in prepared.outcomes)):
                 results[idx] = self.process(body, peer.name, to)  # the one-by-one path
             else:
                 seen.add(prepared.key)
@@ -177,8 +182,10 @@ class Receiver:
         if stale:
             arrival.outcomes = [RecipientOutcome(c, "02", *stale) for c in codes]
             return
+        business = package.business
+        kind = business.doc_type if business is not None else BusinessType.NEW
         pdfs = [a for a in package.attachments if a.media_type == "application/pdf"]
-        if not pdfs:
+        if not pdfs and kind != BusinessType.UPDATE:  # an update may correct metadata only
             reason = ("Gói tin không có tệp văn bản PDF đã ký số",
                       "the package carries no signed PDF document")
             arrival.outcomes = [RecipientOutcome(c, "02", *reason) for c in codes]
@@ -201,18 +208,22 @@ class Receiver:
         # statuses travel back as packages unless the sender is our direct peer (its receipt
         # says it all): after a relay, or from the national axis (which gives no receipt)
         relayed = len(package.traces) > 1 or arrival.came_from == NATIONAL
-        for code in plan.local:
-            arrival.local.append(code)
-            arrival.outcomes.append(RecipientOutcome(code, "01"))
+        if kind == BusinessType.UPDATE:
+            self._update(arrival, package, plan.local)
+        else:
+            for code in plan.local:
+                arrival.local.append(code)
+                arrival.outcomes.append(RecipientOutcome(code, "01"))
+        if kind == BusinessType.REPLACE:
+            self._replace(arrival, package, plan.local)
         for hop, hop_codes in plan.remote().items():
             forwarded = self.forward_package(package, hop_codes)
             arrival.forward.append(Transfer(hop, hop_codes, forwarded,
                                             hashlib.sha256(forwarded).hexdigest(),
                                             int(package.document.priority or 0), "document"))
             arrival.outcomes += [RecipientOutcome(c, "relayed") for c in hop_codes]
-        if not (plan.local or plan.remote()):
+        if not (arrival.local or plan.remote()):
             return
-        business = package.business
         if business is not None and business.doc_type == BusinessType.REVOKE and plan.local:
             # the original is cancelled here (state "revoked") and the sender told: 15
             arrival.revokes = business.document_id
@@ -220,9 +231,9 @@ class Receiver:
                 package, c, StatusCode("15"), "Đã hủy văn bản bị thu hồi", original=True))
                 for c in plan.local) if t is not None]
         if relayed:  # the sender is not our neighbour: its 01/02 travel back as status packages
-            back = [self.status_for(package, c, StatusCode("01")) for c in plan.local]
-            back += [self.status_for(package, o.agency_code, StatusCode("02"), o.reason_vi)
-                     for o in arrival.outcomes if o.status == "02"]
+            back = [self.status_for(package, o.agency_code, StatusCode(o.status),
+                                    o.reason_vi or None)
+                    for o in arrival.outcomes if o.status != "relayed"]
             arrival.forward += [t for t in map(self.status_transfer, back) if t is not None]
         for attachment in package.attachments:
             digest = hashlib.sha256(attachment.data).hexdigest()
@@ -231,6 +242,42 @@ class Receiver:
                 arrival.file_keys[digest] = node.store.put(attachment.data)
         # the package as received is evidence too (which bytes came, from whom, when)
         arrival.package_key = node.store.put(arrival.package)
+
+    def _update(self, arrival: Arrival, package: DocumentPackage, local: list[str]) -> None:
+        """An update corrects a document already received here: recipients holding the original
+        (same sender, same DocumentId) agree (15) and get the new version recorded; the others
+        refuse (16) with the reason, and nothing is stored for them."""
+        original = package.business.document_id if package.business else None
+        for code in local:
+            if original and self.node.state.holds_incoming(arrival.sender, original, code):
+                arrival.local.append(code)
+                arrival.outcomes.append(RecipientOutcome(code, "15", "Đồng ý cập nhật",
+                                                         "update agreed"))
+            else:
+                arrival.outcomes.append(RecipientOutcome(
+                    code, "16", f"Không có văn bản gốc {original} của {arrival.sender} tại "
+                    f"{code} để cập nhật", f"no original document {original} from "
+                    f"{arrival.sender} at {code} to update"))
+        if arrival.local:
+            arrival.updates = original
+
+    def _replace(self, arrival: Arrival, package: DocumentPackage, local: list[str]) -> None:
+        """A replacement is a new document (01) that supersedes earlier ones: the replaced copies
+        held here are marked at commit; a replaced document unknown here is reported in the 01."""
+        infos = (package.business.replacements if package.business else None) or []
+        by_code = {o.agency_code: o for o in arrival.outcomes}
+        for info in infos:
+            wanted = {normalise(c) for c in info.organ_ids}
+            concerned = [c for c in local if not wanted or c in wanted]
+            arrival.replaces.append((info.document_id, concerned))
+            for code in concerned:
+                if self.node.state.holds_incoming(arrival.sender, info.document_id, code):
+                    continue
+                o = by_code[code]
+                o.reason_vi = (o.reason_vi + "; " if o.reason_vi else "") + (
+                    f"Đã đến; không có văn bản bị thay thế {info.document_id}")
+                o.reason_en = (o.reason_en + "; " if o.reason_en else "") + (
+                    f"arrived; the replaced document {info.document_id} is unknown here")
 
     def forward_package(self, package: DocumentPackage, codes: list[str]) -> bytes:
         """The same package for the next hop: only the recipients behind it, one more trace."""
@@ -327,7 +374,7 @@ class Receiver:
         """Sign the receipt; if anything was accepted, commit it with the receipt in one go."""
         node = self.node
         seal = self._sealer(arrival)
-        if not any(o.status != "02" for o in arrival.outcomes):
+        if all(o.status in REFUSALS for o in arrival.outcomes):
             return seal({})
         node.crash_point("receiver_before_commit")
         answer = node.state.record_arrival(arrival, seal)

@@ -111,8 +111,10 @@ class NodeState:
     # -- issuing -------------------------------------------------------------------------------
     def record_issue(self, document: EdocDocument, file_keys: dict[str, str],
                      transfers: list[Transfer], now: dt.datetime,
-                     files: Iterable[tuple[str, str, int]] = ()) -> int:
-        """One transaction: outgoing document + files + deliveries + outbox rows."""
+                     files: Iterable[tuple[str, str, int]] = (), business_type: int = 0,
+                     links: dict[str, Any] | None = None) -> int:
+        """One transaction: outgoing document + files + deliveries + outbox rows. ``links``
+        (update/replace packages: the DocumentIds they refer to) go into the document's meta."""
         with self.session() as s, s.begin():
             sender = normalise(document.sender.organ_id)
             doc = m.Document(
@@ -124,7 +126,7 @@ class NodeState:
                 subject=document.subject, issued_place=document.promulgation_place,
                 issued_at=now, signer_name=document.signer.full_name if document.signer else None,
                 signer_position=document.signer.position if document.signer else None,
-                priority=int(document.priority or 0),
+                priority=int(document.priority or 0), business_type=business_type,
                 due_date=(dt.datetime.combine(document.due_date, dt.time(23, 59), VIETNAM)
                           if document.due_date else None),
                 state="issued",
@@ -132,7 +134,8 @@ class NodeState:
                                      for r in document.recipients},
                       "signed": True,
                       "promulgation_date": (document.promulgation_date.isoformat()
-                                            if document.promulgation_date else None)},
+                                            if document.promulgation_date else None),
+                      **(links or {})},
             )
             s.add(doc)
             s.flush()
@@ -249,6 +252,27 @@ class NodeState:
             s.execute(m.StatusEvent.__table__.insert(), events)
         self._update_deliveries(s, doc.id, receipt.recipients, receipt.received_at,
                                 indication)
+        self._mirror_to_original(s, doc, receipt.recipients, receipt.received_at)
+
+    def _mirror_to_original(self, s: Session, doc: Any, outcomes: Iterable[Any],
+                            at: dt.datetime) -> None:
+        """An update's 15/16 concern the document it corrects: the original's tracking shows
+        them per recipient too (the update's own tracking keeps them as well)."""
+        original_id = (doc.meta or {}).get("updates")
+        answers = [o for o in outcomes if o.status in ("15", "16")]
+        if not original_id or not answers:
+            return
+        original = s.execute(select(m.Document).where(
+            m.Document.direction == "outgoing",
+            m.Document.external_id == original_id)).scalars().first()
+        if original is None:
+            return
+        for o in answers:
+            s.add(m.StatusEvent(document_id=original.id, external_document_id=original_id,
+                                agency_code=o.agency_code, status_code=o.status,
+                                description=o.reason_vi or None, occurred_at=at,
+                                recorded_at=at))
+        self._update_deliveries(s, original.id, answers, at)
 
     def _update_deliveries(self, s: Session, doc_id: int, outcomes: Iterable[Any],
                            at: dt.datetime, indication: str | None = None) -> None:
@@ -303,6 +327,20 @@ class NodeState:
         with self.session() as s:
             item = InboxRepository(s).find(sender, document_id, sha)
             return item.receipt if item is not None else None
+
+    def holds_incoming(self, sender: str, external_id: str, agency: str) -> bool:
+        """Whether ``agency`` (hosted here) received document ``external_id`` from ``sender``:
+        updates and replacements may only touch what that sender sent."""
+        with self.session() as s:
+            return self._originals(s, sender, external_id, [agency]) != []
+
+    def _originals(self, s: Session, sender: str, external_id: str,
+                   agencies: list[str]) -> list[Any]:
+        ids = [self.agency_id(s, a) for a in agencies]
+        docs = s.execute(select(m.Document).where(
+            m.Document.direction == "incoming", m.Document.external_id == external_id,
+            m.Document.agency_id.in_(ids))).scalars().all()
+        return [d for d in docs if (d.meta or {}).get("sender") == sender]
 
     def record_arrival(self, arrival: Any, seal: Callable[[dict[str, int]], bytes]) -> bytes:
         """One transaction for everything an accepted arrival writes; returns the receipt.
@@ -366,9 +404,54 @@ class NodeState:
             s.commit()
             return answers
 
+    def _incoming_update(self, s: Session, arrival: Any) -> int | None:
+        """An update package: the originals stay as they are (their files are evidence); the
+        new metadata is appended to their versions and they are marked ``updated`` (15)."""
+        package = arrival.parsed
+        doc = package.document
+        sender = normalise(doc.sender.organ_id)
+        version = {"document_id": doc.document_id, "received_at": arrival.received_at.isoformat(),
+                   "reason": package.business.reason, "subject": doc.subject,
+                   "code": str(doc.code) if doc.code else None,
+                   "document_info": package.business.document_info,
+                   "document_receiver": package.business.document_receiver,
+                   "receivers": [normalise(r.organ_id)
+                                 for r in package.business.receivers or []],
+                   "package_key": arrival.package_key,
+                   "files": {sha: arrival.file_keys[sha] for _, sha in arrival.attachment_shas}}
+        first = None
+        for original in self._originals(s, sender, arrival.updates, arrival.local):
+            meta = dict(original.meta or {})
+            meta["versions"] = [*meta.get("versions", []), version]
+            original.meta = meta
+            original.state = "updated"
+            first = first or original.id
+            s.add(m.StatusEvent(document_id=original.id, external_document_id=arrival.updates,
+                                agency_code=self._code_of(s, original.agency_id),
+                                status_code="15", description=package.business.reason,
+                                occurred_at=arrival.received_at,
+                                recorded_at=arrival.received_at))
+        return first
+
+    def _link_replaced(self, s: Session, arrival: Any, new_ids: dict[str, int]) -> None:
+        """Replaced copies held here: state ``replaced``, linked both ways with the new one."""
+        sender = normalise(arrival.parsed.document.sender.organ_id)
+        new_external = arrival.parsed.document.document_id
+        for old_external, agencies in arrival.replaces:
+            for old in self._originals(s, sender, old_external, agencies):
+                code = self._code_of(s, old.agency_id)
+                old.meta = {**(old.meta or {}), "replaced_by": new_external}
+                old.state = "replaced"
+                new = s.get(m.Document, new_ids[code])
+                new.meta = {**(new.meta or {}),
+                            "replaces": [*new.meta.get("replaces", []), old_external]}
+
     def _incoming_documents(self, s: Session, arrival: Any) -> tuple[dict[str, int], int | None]:
+        if arrival.updates:
+            return {}, self._incoming_update(s, arrival)
         doc = arrival.parsed.document
         at = arrival.received_at
+        row_ids: dict[str, int] = {}
         files = [(a.name, sha, len(a.data)) for a, sha in arrival.attachment_shas]
         report = {v.sha256: v for v in arrival.verdicts}
         numbers: dict[str, int] = {}
@@ -397,6 +480,7 @@ class NodeState:
             s.add(row)
             s.flush()
             first = first or row.id
+            row_ids[code] = row.id
             for name, sha, size in files:
                 s.add(m.DocumentFile(document_id=row.id, role="main" if sha in report
                                      else "attachment", name=name, sha256=sha,
@@ -414,6 +498,8 @@ class NodeState:
             self._mark_incoming(s, arrival.revokes, arrival.local, "revoked",
                                 normalise(doc.sender.organ_id), "15",
                                 "Đã hủy theo văn bản thu hồi", at)
+        if arrival.replaces:
+            self._link_replaced(s, arrival, row_ids)
         return numbers, first
 
     def _incoming_status(self, s: Session, arrival: Any) -> None:
@@ -437,8 +523,10 @@ class NodeState:
                             recorded_at=arrival.received_at))
         if doc is not None:
             outcome = RecipientOutcome(reporter, msg.code.value,
-                                       msg.description if msg.code.value == "02" else "")
+                                       msg.description if msg.code.value in ("02", "16")
+                                       else "")
             self._update_deliveries(s, doc.id, [outcome], msg.timestamp)
+            self._mirror_to_original(s, doc, [outcome], msg.timestamp)
 
     # -- clerks ----------------------------------------------------------------------------------
     def received_document(self, external_id: str) -> ReceivedDoc | None:
@@ -561,6 +649,10 @@ class NodeState:
             return [{"id": d.id, "agency_code": code, "document_id": d.external_id,
                      "subject": d.subject, "state": d.state, "priority": d.priority,
                      "indications": d.meta.get("indications", {}),
+                     # update/replace links: newer versions, and which document supersedes
+                     "versions": d.meta.get("versions", []),
+                     "replaced_by": d.meta.get("replaced_by"),
+                     "replaces": d.meta.get("replaces", []),
                      "created_at": d.created_at.isoformat()} for d, code in rows]
 
 
