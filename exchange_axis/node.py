@@ -33,9 +33,7 @@ from edoc.document import (
     SignerInfo,
     TraceHeader,
 )
-from edoc.document import (
-    Receiver as BusinessReceiver,
-)
+from edoc.document import Receiver as BusinessReceiver
 from edoc.edxml import build
 from edoc.status import StatusCode, StatusMessage
 from exchange_axis.config import NodeConfig, Peer
@@ -153,15 +151,23 @@ class Node:
             data = build(replace(package, document=doc))
             transfers.append(Transfer(hop, hop_codes, data, hashlib.sha256(data).hexdigest(),
                                       int(document.priority or 0), "document"))
-        self.state.record_issue(document, keys, transfers, self.now(),
-                                files=[(f.name, hashlib.sha256(f.data).hexdigest(), len(f.data))
-                                       for f in files],
-                                business_type=int(business.doc_type), links=links)
+        tracked = document.document_id
+        if business.doc_type == BusinessType.UPDATE:  # a new version of the original, tracked there
+            tracked = business.document_id
+            self.state.record_update(tracked, {
+                "document_id": document.document_id, "issued_at": self.now().isoformat(),
+                "reason": business.reason, "subject": document.subject,
+                "code": str(document.code) if document.code else None,
+                "recipients": codes, "files": keys}, transfers, self.now())
+        else:
+            self.state.record_issue(document, keys, transfers, self.now(),
+                                    files=[(f.name, hashlib.sha256(f.data).hexdigest(),
+                                            len(f.data)) for f in files],
+                                    business_type=int(business.doc_type), links=links)
         self.crash_point("sender_after_commit")
         self.after_commit()
-        return {"document_id": document.document_id, "hops": {t.next_hop: len(t.recipients)
-                                                             for t in transfers},
-                "files": keys}
+        return {"document_id": tracked, "package_document_id": document.document_id,
+                "hops": {t.next_hop: len(t.recipients) for t in transfers}, "files": keys}
 
     def _business_links(self, business: Business) -> dict[str, Any]:
         """What an update/replace package refers to must be a document sent from here (a
@@ -171,7 +177,7 @@ class Node:
                 raise ExchangeError("Gói cập nhật phải nêu DocumentId của văn bản gốc",
                                     "an update package must name the original DocumentId")
             self.state.document_track(business.document_id)
-            return {"updates": business.document_id}
+            return {}
         if business.doc_type == BusinessType.REPLACE:
             if not business.replacements:
                 raise ExchangeError("Gói thay thế phải nêu văn bản bị thay thế (ReplacementInfo)",
@@ -191,22 +197,31 @@ class Node:
             document_info=1 if document_info else 0,
             document_receiver=1 if receivers else 0, receivers=receivers or None))
 
-    def replace_document(self, replaced_id: str, document: Document, files: list[Attachment],
-                         reason: str, organ_ids: list[str] | None = None) -> dict[str, Any]:
-        """Send a new signed document that replaces ``replaced_id`` (BussinessDocType 3) for
-        ``organ_ids`` (default: the new document's recipients); it arrives as a new one (01)."""
-        organs = organ_ids or [r.organ_id for r in document.recipients]
+    def replace_document(self, document: Document, files: list[Attachment],
+                         replaces: list[ReplacementInfo], reason: str | None = None
+                         ) -> dict[str, Any]:
+        """Send a new signed document (BussinessDocType 3) that replaces earlier ones, each for
+        the agencies named in its ReplacementInfo (none: all recipients); it arrives as a new
+        document (01) and the replaced copies are marked ``replaced`` at the recipients."""
         return self.issue(document, files, Business(
-            BusinessType.REPLACE, document_id=replaced_id, reason=reason,
-            replacements=[ReplacementInfo(replaced_id, list(organs))]))
+            BusinessType.REPLACE, document_id=replaces[0].document_id if replaces else None,
+            reason=reason, replacements=replaces))
 
     def issue_request(self, body: dict[str, Any]) -> dict[str, Any]:
         """The operator API's form of ``issue``: JSON metadata and base64 files."""
-        business = body["document"].get("business")
-        return self.issue(document_from_json(body["document"]),
-                          [Attachment(name=f["name"], data=base64.b64decode(f["data"]))
-                           for f in body["files"]],
-                          business_from_json(business) if business else None)
+        document = document_from_json(body["document"])
+        files = [Attachment(name=f["name"], data=base64.b64decode(f["data"]))
+                 for f in body["files"]]
+        raw = body["document"].get("business")
+        business = business_from_json(raw) if raw else None
+        if business is not None and business.doc_type == BusinessType.UPDATE:
+            return self.update(business.document_id or "", document, business.reason or "",
+                               files, document_info=business.document_info != 0,
+                               receivers=business.receivers)
+        if business is not None and business.doc_type == BusinessType.REPLACE:
+            return self.replace_document(document, files, business.replacements or [],
+                                         business.reason)
+        return self.issue(document, files, business)
 
     def allocate_number(self, agency: str, notation: str, subject: str | None = None
                         ) -> dict[str, Any]:

@@ -232,7 +232,7 @@ class Receiver:
                 for c in plan.local) if t is not None]
         if relayed:  # the sender is not our neighbour: its 01/02 travel back as status packages
             back = [self.status_for(package, o.agency_code, StatusCode(o.status),
-                                    o.reason_vi or None)
+                                    o.reason_vi or None, original=kind == BusinessType.UPDATE)
                     for o in arrival.outcomes if o.status != "relayed"]
             arrival.forward += [t for t in map(self.status_transfer, back) if t is not None]
         for attachment in package.attachments:

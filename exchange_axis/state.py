@@ -150,6 +150,20 @@ class NodeState:
             self._enqueue(s, transfers, now, document_id=doc.id)
             return doc.id
 
+    def record_update(self, original_id: str, version: dict[str, Any],
+                      transfers: list[Transfer], now: dt.datetime) -> int:
+        """One transaction: an update of an outgoing document is a new version of it (the
+        original's record and files stay), its packages queued per next hop on the original
+        so the recipients' 15/16 land on the original's tracking."""
+        with self.session() as s, s.begin():
+            doc = s.execute(select(m.Document).where(
+                m.Document.direction == "outgoing",
+                m.Document.external_id == original_id)).scalars().first()
+            doc.meta = {**doc.meta, "versions": [*doc.meta.get("versions", []), version]}
+            doc.state = "updated"
+            self._enqueue(s, transfers, now, document_id=doc.id)
+            return doc.id
+
     def _enqueue(self, s: Session, transfers: Iterable[Transfer], now: dt.datetime, *,
                  document_id: int | None = None) -> None:
         outbox = OutboxRepository(s)
@@ -252,27 +266,6 @@ class NodeState:
             s.execute(m.StatusEvent.__table__.insert(), events)
         self._update_deliveries(s, doc.id, receipt.recipients, receipt.received_at,
                                 indication)
-        self._mirror_to_original(s, doc, receipt.recipients, receipt.received_at)
-
-    def _mirror_to_original(self, s: Session, doc: Any, outcomes: Iterable[Any],
-                            at: dt.datetime) -> None:
-        """An update's 15/16 concern the document it corrects: the original's tracking shows
-        them per recipient too (the update's own tracking keeps them as well)."""
-        original_id = (doc.meta or {}).get("updates")
-        answers = [o for o in outcomes if o.status in ("15", "16")]
-        if not original_id or not answers:
-            return
-        original = s.execute(select(m.Document).where(
-            m.Document.direction == "outgoing",
-            m.Document.external_id == original_id)).scalars().first()
-        if original is None:
-            return
-        for o in answers:
-            s.add(m.StatusEvent(document_id=original.id, external_document_id=original_id,
-                                agency_code=o.agency_code, status_code=o.status,
-                                description=o.reason_vi or None, occurred_at=at,
-                                recorded_at=at))
-        self._update_deliveries(s, original.id, answers, at)
 
     def _update_deliveries(self, s: Session, doc_id: int, outcomes: Iterable[Any],
                            at: dt.datetime, indication: str | None = None) -> None:
@@ -526,7 +519,6 @@ class NodeState:
                                        msg.description if msg.code.value in ("02", "16")
                                        else "")
             self._update_deliveries(s, doc.id, [outcome], msg.timestamp)
-            self._mirror_to_original(s, doc, [outcome], msg.timestamp)
 
     # -- clerks ----------------------------------------------------------------------------------
     def received_document(self, external_id: str) -> ReceivedDoc | None:

@@ -86,7 +86,7 @@ def fold(track: DocumentTrack, events: Iterable[StatusEvent]) -> DocumentTrack:
             r.accepted_at = e.at
         if e.code == "06":
             r.done_at = e.at
-        if e.code == "02":
+        if e.code in ("02", "16"):  # a refusal (of the document, an update, a take-back)
             r.reason = e.reason
         if e.indication:
             r.indication = e.indication

@@ -24,7 +24,6 @@ from storage.objects import open_store
 from tests.exchange_helpers import db_counts, statuses, tracking, wait_for
 
 C1, C2 = (c for c, _ in NAMED_COMMUNES)
-BY_CODE = dict(NAMED_COMMUNES)
 
 
 def _issue(admin: Any, body: dict[str, Any]) -> str:
@@ -40,6 +39,18 @@ def _stored_files(db_url: str, external_id: str) -> dict[str, str]:
                 m.Document, m.Document.id == m.DocumentFile.document_id).where(
                 m.Document.direction == "incoming", m.Document.external_id == external_id)).all()
             return dict(rows)
+    finally:
+        db.dispose()
+
+
+def _descriptions(db_url: str, external_id: str) -> dict[str, str | None]:
+    """The sender's recorded 01 descriptions per recipient (the receipt's words)."""
+    db = Database(db_url)
+    try:
+        with db.sessions() as s:
+            return dict(s.execute(select(m.StatusEvent.agency_code, m.StatusEvent.description)
+                                  .where(m.StatusEvent.external_document_id == external_id,
+                                         m.StatusEvent.status_code == "01")).all())
     finally:
         db.dispose()
 
@@ -74,17 +85,21 @@ def test_update_and_replace(tmp_path: Path, pki_server) -> None:
             update["files"] = []
             update["document"]["business"] = {"type": 2, "document_id": d1,
                                               "reason": "Đính chính trích yếu"}
-            u1 = _issue(p, update)
-            wait_for(lambda: statuses(province, u1) == {C1: "15"}, 30, "15 for the update")
+            assert _issue(p, update) == d1  # tracked on the original
             wait_for(lambda: statuses(province, d1) == {C1: "15", C2: "01"}, 30,
-                     "the original's tracking shows the 15")
+                     "15 for the update, on the original's tracking")
             copies = inbox(d1)
             assert copies[C1]["state"] == "updated" and copies[C2]["state"] == "arrived"
             [version] = copies[C1]["versions"]
-            assert version["document_id"] == u1 and version["subject"] == corrected
-            assert version["reason"] == "Đính chính trích yếu"
+            assert version["subject"] == corrected and version["reason"] == "Đính chính trích yếu"
             assert copies[C1]["subject"] != corrected  # the original's record is kept as is
-            assert u1 not in {i["document_id"] for i in h.call("GET", "/admin/v1/inbox")}
+            assert len(h.call("GET", "/admin/v1/inbox")) == 3  # no new incoming document
+
+            # -- the sender refuses an update of a document it never sent, before storing it ---
+            bogus = document_json(first, PROVINCE, [NAMED_COMMUNES[0]])
+            bogus["document"]["business"] = {"type": 2, "document_id": "000.00.00.H41,x,1/X"}
+            refused = p.request("POST", "/admin/v1/issue", json=bogus)
+            assert refused.status_code == 400 and "message_en" in refused.json(), refused.text
 
             # -- update of a document C2 never received: 16 with the reason, nothing stored -------
             before = db_counts(hub_db)
@@ -92,14 +107,14 @@ def test_update_and_replace(tmp_path: Path, pki_server) -> None:
             stray = document_json(replace(first, number="82"), PROVINCE, [NAMED_COMMUNES[1]])
             stray["document"]["business"] = {"type": 2, "document_id": d2,
                                              "reason": "Sửa nơi nhận"}
-            u2 = _issue(p, stray)
-            wait_for(lambda: statuses(province, u2) == {C2: "16"}, 30, "16 for the stray update")
-            [row] = tracking(province, u2)["recipients"]
+            assert _issue(p, stray) == d2
+            wait_for(lambda: statuses(province, d2) == {C1: "01", C2: "16"}, 30,
+                     "16 for the update of a document C2 never received")
+            row = next(r for r in tracking(province, d2)["recipients"] if r["agency_code"] == C2)
             assert d2 in row["reason"] and "cập nhật" in row["reason"]
             assert db_counts(hub_db) == before
             assert sorted(p_.name for p_ in Path(hub_store).rglob("*")
                           if p_.is_file()) == objects_before
-            assert statuses(province, d2) == {C1: "01"}  # C2 never had d2
 
             # -- replacement: a new signed document, d1 replaced for both, d2 unknown at C2 -----
             second = sign_directive(pki_server, lambda _n: "83")
@@ -111,8 +126,8 @@ def test_update_and_replace(tmp_path: Path, pki_server) -> None:
             d3 = _issue(p, repl)
             wait_for(lambda: statuses(province, d3) == {C1: "01", C2: "01"}, 30,
                      "01 for the replacement")
-            reasons = {r["agency_code"]: r["reason"] for r in tracking(province, d3)["recipients"]}
-            assert d2 in (reasons[C2] or "") and not reasons[C1]
+            notes = _descriptions(province.cfg.database_url, d3)
+            assert d2 in notes[C2] and "thay thế" in notes[C2] and notes[C1] is None
             new = inbox(d3)
             assert {c: i["state"] for c, i in new.items()} == {C1: "arrived", C2: "arrived"}
             assert new[C1]["replaces"] == [d1] and new[C2]["replaces"] == [d1]
