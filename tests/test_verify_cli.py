@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli.main import app
+from tests.report_keys import SIGNATURE_KEYS
 from tests.test_verify_pdf import _append_page, incremental, personal_then_seal
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,20 +41,7 @@ def test_pass_exit_0_with_json_and_html(files, pki_server):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["indication"] == "TOTAL_PASSED" and len(data["signatures"]) == 2
-    for key in (
-        "field",
-        "indication",
-        "sub_indication",
-        "intact",
-        "signer",
-        "issuer",
-        "signing_time",
-        "timestamp_time",
-        "level",
-        "changes",
-        "revocation",
-        "summary_vi",
-    ):
+    for key in SIGNATURE_KEYS:
         assert key in data["signatures"][0]
     html = out_html.read_text(encoding="utf-8")
     assert "Chữ ký hợp lệ" in html and "<script" not in html

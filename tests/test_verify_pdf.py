@@ -27,6 +27,7 @@ from signing.validation import (
     verify_pdf,
 )
 from tests.fixtures.pki import free_port
+from tests.report_keys import SIGNATURE_KEYS
 from tests.test_verify_conformance import pdfsig_intact
 
 pytestmark = pytest.mark.timeout(120)
@@ -97,20 +98,7 @@ def test_personal_and_seal_pass_against_dev_root(signed, trust, tmp_path):
     assert {c.kind for c in personal.changes} >= {"signature_added"}
     assert all(c.allowed for c in personal.changes) and not seal.changes
     d = report.to_dict()
-    for key in (
-        "field",
-        "indication",
-        "sub_indication",
-        "intact",
-        "signer",
-        "issuer",
-        "signing_time",
-        "timestamp_time",
-        "level",
-        "changes",
-        "revocation",
-        "summary_vi",
-    ):
+    for key in SIGNATURE_KEYS:
         assert key in d["signatures"][0]
     path = tmp_path / "signed.pdf"
     path.write_bytes(signed)

@@ -69,18 +69,13 @@ def serve(
     port: int | None = typer.Option(None, help="Mặc định theo manifest (default from manifest)."),
 ) -> None:
     """Chạy TSA (RFC 3161), OCSP và CRL qua HTTP (serve TSA, OCSP and CRLs; Ctrl-C stops)."""
+    def announce(server) -> None:
+        address = f"http://{server.server_address[0]}:{server.server_address[1]}"
+        typer.echo(f"edoc dev PKI on {address}: TSA {manifest.tsa_url}, OCSP {manifest.ocsp_url}, "
+                   f"CRL {manifest.crl_url} (Ctrl-C để dừng / to stop)")
+
     try:
         manifest = devpki.Manifest.load(directory)
-        server = devpki.make_server(directory, host, port, quiet=False)
+        devpki.serve(directory, host, port, quiet=False, on_ready=announce)
     except devpki.DevPkiError as exc:
         _fail(exc)
-        return
-    address = f"http://{server.server_address[0]}:{server.server_address[1]}"
-    typer.echo(f"edoc dev PKI on {address}: TSA {manifest.tsa_url}, OCSP {manifest.ocsp_url}, "
-               f"CRL {manifest.crl_url} (Ctrl-C để dừng / to stop)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()

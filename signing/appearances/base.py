@@ -83,16 +83,23 @@ class Appearance:
         raise NotImplementedError
 
 
+def form_fields(document) -> dict[str, generic.IndirectObject]:
+    """The top-level AcroForm fields of a pyHanko reader or writer, by name (``/T``)."""
+    out: dict[str, generic.IndirectObject] = {}
+    try:
+        fields = document.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return out
+    for ref in fields:
+        name = ref.get_object().get("/T")
+        if name is not None:
+            out[str(name)] = ref
+    return out
+
+
 def next_field_name(job: SigningJob, prefix: str) -> str:
     """``prefix`` + the first free number, so re-signing never collides with a field."""
-    existing = set()
-    try:
-        for ref in job.reader.root["/AcroForm"]["/Fields"]:
-            t = ref.get_object().get("/T")
-            if t is not None:
-                existing.add(str(t))
-    except KeyError:
-        pass
+    existing = form_fields(job.reader)
     n = 1
     while f"{prefix}{n}" in existing:
         n += 1

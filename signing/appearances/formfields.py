@@ -16,6 +16,7 @@ import re
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 
+from signing.appearances.base import form_fields
 from signing.appearances.locate import DESCENT, TextLine, normalise, page_lines
 from signing.appearances.text import TextOnWhite
 from signing.errors import AppearanceError
@@ -45,23 +46,11 @@ def _find_lines(lines: list[TextLine], page_height: float) -> tuple[TextLine | N
     return number, date
 
 
-def _existing_fields(writer) -> dict[str, generic.IndirectObject]:
-    out = {}
-    try:
-        for ref in writer.root["/AcroForm"]["/Fields"]:
-            t = ref.get_object().get("/T")
-            if t is not None:
-                out[str(t)] = ref
-    except KeyError:
-        pass
-    return out
-
-
 def create_issue_fields(job) -> list[str]:
     """Add empty number/date fields over page 1's blank lines (if found and not yet there).
     Returns the names created."""
     writer = job.writer
-    existing = _existing_fields(writer)
+    existing = form_fields(writer)
     if NUMBER_FIELD in existing or DATE_FIELD in existing:
         return []
     _x1, _y1, _x2, page_h = job.page_box(0)
@@ -130,7 +119,7 @@ def _add_to_acroform(writer, ref) -> None:
 def fill_issue_fields(writer, number: str | None, issue_date: dt.date | None) -> list[str]:
     """Fill the number/date fields; return the names filled. A field already holding the same
     value is left alone; a different value or a missing field is an error."""
-    existing = _existing_fields(writer)
+    existing = form_fields(writer)
     filled = []
     todo = []
     if number:

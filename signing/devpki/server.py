@@ -21,6 +21,7 @@ import json
 import sys
 import threading
 import urllib.parse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -199,9 +200,13 @@ def make_server(directory: Path | str, host: str | None = None, port: int | None
 
 
 def serve(directory: Path | str, host: str | None = None, port: int | None = None,
-          *, quiet: bool = False) -> None:
-    """Serve until interrupted (Ctrl-C)."""
+          *, quiet: bool = False,
+          on_ready: Callable[[ThreadingHTTPServer], None] | None = None) -> None:
+    """Serve until interrupted (Ctrl-C). ``on_ready`` is called once the port is bound (the CLI
+    announces the address there)."""
     server = make_server(directory, host, port, quiet=quiet)
+    if on_ready is not None:
+        on_ready(server)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
