@@ -200,3 +200,53 @@ def test_concurrent_puts_of_same_bytes_store_one_version(s3_server) -> None:
     )
     assert len(versions) == 1
     assert store.get(keys[0]) == data
+
+
+class _ChangesAfterHashing(io.BytesIO):
+    """A seekable source whose bytes change once they have been hashed (a file still being
+    written by another program): the first rewind flips a byte."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._rewinds = 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._rewinds += 1
+        if self._rewinds == 1:
+            self.getbuffer()[-1] ^= 0xFF
+        return super().seek(pos, whence)
+
+
+@pytest.mark.parametrize("size", [100_000, 6 * 1024 * 1024], ids=["single-put", "multipart"])
+def test_source_changed_after_hashing_is_refused(s3_server, size: int) -> None:
+    from storage.errors import StorageError
+
+    store = open_store(s3_server.url(retention_days=1, part_size_mb=5))
+    data = os.urandom(size)
+    with pytest.raises(StorageError) as err:
+        store.put(_ChangesAfterHashing(data))
+    assert "changed while it was being stored" in err.value.message_en
+    client = s3_server.client()
+    assert list(client.list_objects(store.bucket, prefix="sha256/", recursive=True)) == []
+    uploads = client._list_multipart_uploads(store.bucket).uploads
+    assert uploads == []  # the multipart upload was aborted, not left behind
+
+
+def test_payload_digest_is_the_key_digest_not_hashed_again(s3_server, monkeypatch) -> None:
+    """Over HTTP the body's SHA-256 is signed; the store reuses the one it computed for the key."""
+    import minio.api
+
+    store = open_store(s3_server.url(retention_days=1))
+    hashed: list[int] = []
+    real = minio.api.sha256_hash
+
+    def spy(data):
+        hashed.append(len(data or b""))
+        return real(data)
+
+    monkeypatch.setattr(minio.api, "sha256_hash", spy)
+    data = os.urandom(200_000)
+    key = store.put(data)
+    assert key == key_for_bytes(data)
+    assert max(hashed, default=0) < 1000  # only small bodies (none) hashed by the SDK
+    assert store.get(key) == data

@@ -87,8 +87,21 @@ class Spooled:
     data: bytes | None = None  # the bytes themselves when the caller passed bytes (no copy)
 
     def read_small(self) -> bytes:
-        """The whole content, for objects small enough to hold in memory."""
-        return self.data if self.data is not None else self.stream.read()
+        """The whole content, for objects small enough to hold in memory. A file read again
+        after hashing must still have the digest it was stored under: one that changed between
+        the two passes is refused rather than stored under a key that does not name its bytes."""
+        if self.data is not None:
+            return self.data
+        data = self.stream.read()
+        if len(data) != self.size or hashlib.sha256(data).hexdigest() != self.hexdigest:
+            raise _changed_while_storing()
+        return data
+
+    def checked_stream(self) -> BinaryIO:
+        """The stream for a second pass (multipart upload), re-hashed as it is read: reading its
+        last byte raises if the bytes differ from the first pass, so the upload is aborted
+        instead of completed under a key that does not name its bytes."""
+        return _RehashingReader(self)  # type: ignore[return-value]
 
     @property
     def key(self) -> str:
@@ -150,6 +163,38 @@ def _two_pass(f: BinaryIO, *, owned: bool) -> Spooled:
     if start:
         f = _Window(f, start, size)
     return Spooled(h.hexdigest(), size, f, owned)
+
+
+def _changed_while_storing() -> StorageError:
+    return StorageError(
+        "Tệp đã thay đổi trong khi đang lưu (mã băm khác lần đọc đầu); không ghi gì, hãy lưu "
+        "lại khi tệp đã ghi xong",
+        "the file changed while it was being stored (its hash differs from the first read); "
+        "nothing was written, store it again once it is complete",
+    )
+
+
+class _RehashingReader(io.RawIOBase):
+    """See ``Spooled.checked_stream``."""
+
+    def __init__(self, sp: Spooled) -> None:
+        self._sp = sp
+        self._h = hashlib.sha256()
+        self._seen = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        if size is None or size < 0:
+            size = self._sp.size - self._seen
+        data = self._sp.stream.read(min(size, self._sp.size - self._seen))
+        self._h.update(data)
+        self._seen += len(data)
+        at_end = (not data and size) or self._seen == self._sp.size
+        if at_end and (self._seen != self._sp.size or self._h.hexdigest() != self._sp.hexdigest):
+            raise _changed_while_storing()
+        return data
 
 
 class _Window(io.RawIOBase):

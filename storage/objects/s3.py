@@ -40,6 +40,7 @@ from storage.objects.base import (
 )
 
 PART_SIZE = 8 * 1024 * 1024
+PAYLOAD_SHA256 = "x-edoc-payload-sha256"  # internal: never sent, see _DigestReusingMinio
 AUTH_CODES = {
     "SignatureDoesNotMatch",
     "InvalidAccessKeyId",
@@ -90,7 +91,7 @@ class S3Store(ObjectStore):
         self.part_size = part_size
         self.url = url or f"s3://{endpoint}/{bucket}"
         self._http = _http_client(secure)
-        self.client = Minio(
+        self.client = _DigestReusingMinio(
             endpoint,
             access_key=access_key,
             secret_key=secret_key,
@@ -220,8 +221,10 @@ class S3Store(ObjectStore):
         data = sp.read_small()
         headers = self._headers(sp.hexdigest)
         headers["If-None-Match"] = "*"
-        # No explicit Content-MD5: over HTTP the SDK signs the body's SHA-256, which the server
-        # checks; over HTTPS the SDK adds Content-MD5 itself (AWS wants one with lock headers).
+        # No explicit Content-MD5: over HTTP the body's SHA-256 is signed (the one we computed for
+        # the key, not computed again) and the server checks it; over HTTPS the SDK adds
+        # Content-MD5 itself (AWS wants one with lock headers).
+        headers[PAYLOAD_SHA256] = sp.hexdigest
         try:
             self.client._put_object(self.bucket, key, data, headers)
         except S3Error as exc:
@@ -237,7 +240,7 @@ class S3Store(ObjectStore):
         self.client.put_object(
             self.bucket,
             key,
-            sp.stream,
+            sp.checked_stream(),
             sp.size,
             part_size=self.part_size,
             metadata={"x-amz-meta-sha256": sp.hexdigest},
@@ -302,6 +305,24 @@ class S3Store(ObjectStore):
 
     def close(self) -> None:
         self._http.clear()
+
+
+class _DigestReusingMinio(Minio):
+    """The SDK signs a plain-HTTP body by its SHA-256, hashing the body again on every request.
+    For a content-addressed put we already hold that digest (it is the key): a caller passes it
+    in the internal ``PAYLOAD_SHA256`` header and the SDK's second pass over the bytes is skipped.
+    The digest is of the very bytes sent (``Spooled.read_small`` checks that a file did not change
+    after it was hashed); MinIO and AWS also check the body against it (XAmzContentSHA256Mismatch),
+    SeaweedFS does not. Over HTTPS the SDK's own behaviour is kept."""
+
+    def _build_headers(self, host, headers=None, body=None, creds=None):  # type: ignore[override]
+        digest = headers.pop(PAYLOAD_SHA256, None) if headers else None
+        if digest is None or not creds or self._base_url.is_https:
+            return super()._build_headers(host, headers, body, creds)
+        headers, date = super()._build_headers(host, headers, None, creds)
+        headers["Content-Length"] = str(len(body or b""))
+        headers["x-amz-content-sha256"] = digest
+        return headers, date
 
 
 class _ErrorsReader(VerifyingReader):
