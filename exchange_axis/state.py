@@ -139,6 +139,8 @@ class NodeState:
             )
             s.add(doc)
             s.flush()
+            for old_external in (links or {}).get("replaces", []):
+                self._mark_replaced_outgoing(s, old_external, document.document_id)
             for name, sha, size in files:
                 s.add(m.DocumentFile(document_id=doc.id, role="main", name=name, sha256=sha,
                                      object_key=file_keys[sha], size=size,
@@ -149,6 +151,16 @@ class NodeState:
                 for r in document.recipients])
             self._enqueue(s, transfers, now, document_id=doc.id)
             return doc.id
+
+    def _mark_replaced_outgoing(self, s: Session, old_external: str, new_external: str) -> None:
+        """The sender's own record of a document it replaces: superseded, linked to the new
+        one (as the recipients mark their copies), in the transaction that issues the new one."""
+        old = s.execute(select(m.Document).where(
+            m.Document.direction == "outgoing",
+            m.Document.external_id == old_external)).scalars().first()
+        if old is not None:
+            old.meta = {**(old.meta or {}), "replaced_by": new_external}
+            old.state = "replaced"
 
     def record_update(self, original_id: str, version: dict[str, Any],
                       transfers: list[Transfer], now: dt.datetime) -> int:
@@ -602,7 +614,10 @@ class NodeState:
                                     f"no outgoing document {external_id}")
             track = DocumentTrack(external_id, _aware(doc.issued_at or doc.created_at),
                                   doc.due_date.astimezone(VIETNAM).date() if doc.due_date
-                                  else None, bool(doc.meta.get("signed")))
+                                  else None, bool(doc.meta.get("signed")), state=doc.state,
+                                  replaced_by=doc.meta.get("replaced_by"),
+                                  replaces=list(doc.meta.get("replaces", [])),
+                                  versions=len(doc.meta.get("versions", [])))
             names = doc.meta.get("recipients", {})
             events = []
             for d in s.execute(select(m.Delivery).where(m.Delivery.document_id == doc.id)

@@ -59,12 +59,17 @@ class DocumentTrack:
     due_date: dt.date | None
     signed: bool
     recipients: dict[str, RecipientTrack] = field(default_factory=dict)
+    state: str = "issued"  # issued, updated (new versions sent), replaced (superseded)
+    replaced_by: str | None = None
+    replaces: list[str] = field(default_factory=list)
+    versions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"document_id": self.document_id,
                 "sent_at": self.sent_at.astimezone(VIETNAM).isoformat(),
                 "due_date": self.due_date.isoformat() if self.due_date else None,
-                "signed": self.signed,
+                "signed": self.signed, "state": self.state, "replaced_by": self.replaced_by,
+                "replaces": self.replaces, "versions": self.versions,
                 "recipients": [r.to_dict() for r in self.recipients.values()]}
 
 

@@ -137,6 +137,12 @@ def test_update_and_replace(tmp_path: Path, pki_server) -> None:
             assert set(_stored_files(hub_db, d3).values()) == {second.sha256}
             assert all(i["indications"] for i in new.values())  # verified like a new one
 
+            # the sender's own records: d1 superseded by d3 (after one update), d3 replaces both
+            t1, t2, t3 = (tracking(province, d) for d in (d1, d2, d3))
+            assert (t1["state"], t1["replaced_by"], t1["versions"]) == ("replaced", d3, 1)
+            assert (t2["state"], t2["replaced_by"]) == ("replaced", d3)
+            assert (t3["state"], t3["replaces"], t3["replaced_by"]) == ("issued", [d1, d2], None)
+
             # the originals' bytes are unchanged in the object store
             store = open_store(hub_store)
             assert _stored_files(hub_db, d1) == originals
@@ -145,3 +151,54 @@ def test_update_and_replace(tmp_path: Path, pki_server) -> None:
     finally:
         province.stop()
         hub.stop()
+
+
+def test_update_and_replace_through_a_relay(tmp_path: Path, pki_server) -> None:
+    """The legacy commune is reached province → district → hub: the update and the replacement
+    are relayed like any document, and their statuses travel back as status packages."""
+    from api.cluster import LEGACY_COMMUNE, province_topology
+
+    specs, _ = province_topology(2)
+    paths = layout(tmp_path, pki_server, specs, worker=WorkerSettings(poll_interval=0.1))
+    commune = LEGACY_COMMUNE[0]
+    first = sign_directive(pki_server, lambda _n: "91")
+    nodes = {name: NodeProcess(paths[name]).start() for name in ("hub", "district", "province")}
+    province, hub = nodes["province"], nodes["hub"]
+    try:
+        with province.admin() as p, hub.admin() as h:
+            def copies(doc_id: str) -> dict[str, Any]:
+                return {i["agency_code"]: i for i in h.call("GET", "/admin/v1/inbox")
+                        if i["document_id"] == doc_id}
+
+            d1 = _issue(p, document_json(first, PROVINCE, [LEGACY_COMMUNE]))
+            wait_for(lambda: statuses(province, d1) == {commune: "01"}, 30, "01 via the relay")
+            originals = _stored_files(hub.cfg.database_url, d1)
+
+            corrected = "Về việc tăng cường phòng, chống thiên tai (đính chính qua nút trung gian)"
+            update = document_json(first, PROVINCE, [LEGACY_COMMUNE], subject=corrected)
+            update["files"] = []
+            update["document"]["business"] = {"type": 2, "document_id": d1,
+                                              "reason": "Đính chính trích yếu"}
+            assert _issue(p, update) == d1
+            wait_for(lambda: statuses(province, d1) == {commune: "15"}, 30,
+                     "15 for the relayed update")
+            copy = copies(d1)[commune]
+            assert copy["state"] == "updated"
+            assert [v["subject"] for v in copy["versions"]] == [corrected]
+
+            second = sign_directive(pki_server, lambda _n: "92")
+            repl = document_json(second, PROVINCE, [LEGACY_COMMUNE])
+            repl["document"]["business"] = {
+                "type": 3, "document_id": d1, "reason": "Thay thế chỉ thị số 91",
+                "replacements": [{"document_id": d1, "organ_ids": [commune]}]}
+            d2 = _issue(p, repl)
+            wait_for(lambda: statuses(province, d2) == {commune: "01"}, 30,
+                     "01 for the relayed replacement")
+            assert copies(d1)[commune]["state"] == "replaced"
+            assert copies(d1)[commune]["replaced_by"] == d2
+            assert copies(d2)[commune]["replaces"] == [d1]
+            assert _stored_files(hub.cfg.database_url, d1) == originals
+            assert set(_stored_files(hub.cfg.database_url, d2).values()) == {second.sha256}
+    finally:
+        for node in nodes.values():
+            node.stop()
