@@ -429,3 +429,58 @@ def test_usable_from_inside_an_event_loop(signed, trust):
     report = asyncio.run(inside())
     assert report.indication is Indication.TOTAL_PASSED
     assert all(s.trusted for s in report.signatures)
+
+
+def _lock_then_fill(pki: Manifest, directive: bytes, locked: list[str],
+                    action: fields.FieldMDPAction = fields.FieldMDPAction.INCLUDE) -> bytes:
+    """Personal signature (it prepares the empty số/ký hiệu and date fields), then a second
+    signature made by pyHanko whose field lock (FieldMDP, as Acrobat's "lock fields after
+    signing") names ``locked``, then the number filled in a plain incremental update."""
+    from signing.appearances.formfields import fill_issue_fields
+
+    personal = sign_pdf(directive, signer(pki, "official-h41"),
+                        appearance=PersonalAppearance(pki.entity("official-h41").image))
+    e = pki.entity("agency-h41")
+    approver = signers.SimpleSigner.load_pkcs12(e.p12, passphrase=e.password.encode())
+    spec = fields.SigFieldSpec("Duyet", box=(400, 40, 560, 90),
+                               field_mdp_spec=fields.FieldMDPSpec(action, locked))
+    out = io.BytesIO()
+    signers.PdfSigner(signers.PdfSignatureMetadata(field_name="Duyet"), signer=approver,
+                      new_field_spec=spec).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(personal)), output=out)
+    return incremental(out.getvalue(), lambda w: fill_issue_fields(w, "15/CT-UBND", None))
+
+
+def test_field_locked_by_a_signature_may_not_be_filled_later(pki_server, directive, trust):
+    from signing.appearances.formfields import NUMBER_FIELD
+
+    report = verify_pdf(_lock_then_fill(pki_server, directive, [NUMBER_FIELD]), trust=trust,
+                        revocation="off")
+    personal, approver = report.signatures
+    assert ("locked_field_changed", False) in {(c.kind, c.allowed) for c in approver.changes}
+    assert approver.indication is Indication.TOTAL_FAILED
+    assert report.indication is Indication.TOTAL_FAILED
+    assert "FieldMDP" in " ".join(c.description_en for c in approver.changes)
+    # the personal signature locked nothing: for it, filling the number is form filling
+    assert ("form_filling", True) in {(c.kind, c.allowed) for c in personal.changes}
+
+
+@pytest.mark.parametrize("locked,action", [
+    (["Khác"], fields.FieldMDPAction.INCLUDE),  # another field locked
+    ([], fields.FieldMDPAction.INCLUDE),
+])
+def test_field_lock_of_other_fields_allows_filling(pki_server, directive, trust, locked,
+                                                   action):
+    report = verify_pdf(_lock_then_fill(pki_server, directive, locked, action), trust=trust,
+                        revocation="off")
+    kinds_ = {(c.kind, c.allowed) for s in report.signatures for c in s.changes}
+    assert ("form_filling", True) in kinds_ and not any(k == "locked_field_changed"
+                                                       for k, _ in kinds_)
+    assert all(s.indication is not Indication.TOTAL_FAILED for s in report.signatures)
+
+
+def test_field_lock_all_forbids_filling(pki_server, directive, trust):
+    pdf = _lock_then_fill(pki_server, directive, [], fields.FieldMDPAction.ALL)
+    report = verify_pdf(pdf, trust=trust, revocation="off")
+    assert report.signatures[1].indication is Indication.TOTAL_FAILED
+    assert "locked_field_changed" in {c.kind for c in report.signatures[1].changes}

@@ -14,7 +14,7 @@ the signed revision.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
@@ -51,6 +51,10 @@ _MESSAGES = {
     "docmdp_violation": (
         "thay đổi vượt quá quyền cho phép của chữ ký chứng thực",
         "changes exceed the permissions of the certification signature",
+    ),
+    "locked_field_changed": (
+        "trường biểu mẫu bị chữ ký khóa (FieldMDP) đã bị thay đổi",
+        "a form field locked by the signature (FieldMDP) was changed",
     ),
     "unreadable_update": (
         "phần cập nhật sau khi ký không đọc được",
@@ -142,20 +146,7 @@ def _appearance_refs(resolver: HistoricalResolver) -> set:
             continue
         annots = _deref(_get(page, "/Annots")) or []
         for a in annots if isinstance(annots, generic.ArrayObject) else []:
-            annot = _deref(a)
-            ap = _deref(_get(annot, "/AP")) if isinstance(annot, generic.DictionaryObject) else None
-            if not isinstance(ap, generic.DictionaryObject):
-                continue
-            for state in ap.values():
-                if isinstance(state, generic.IndirectObject):
-                    refs.add(state.reference)
-                state_obj = _deref(state)
-                if isinstance(state_obj, generic.DictionaryObject) and not isinstance(
-                    state_obj, generic.StreamObject
-                ):
-                    for v in state_obj.values():
-                        if isinstance(v, generic.IndirectObject):
-                            refs.add(v.reference)
+            refs |= _widget_appearance_refs(_deref(a))
     return refs
 
 
@@ -306,15 +297,28 @@ def _pages_kind(signed: int | None, final: int | None) -> str:
 
 
 def analyse(
-    reader: PdfFileReader, signed_revision: int, sig_refs: set, docmdp: int | None = None
+    reader: PdfFileReader,
+    signed_revision: int,
+    sig_refs: set,
+    docmdp: int | None = None,
+    is_locked: Callable[[str], bool] | None = None,
 ) -> list[Change]:
-    """Every change in revisions after ``signed_revision``, classified."""
+    """Every change in revisions after ``signed_revision``, classified. ``is_locked`` is the
+    signature's field lock (FieldMDP): any later change to a locked field — its value, flags,
+    widget or appearance, or another field taking its name — is forbidden."""
     total = reader.xrefs.total_revisions
     if signed_revision >= total - 1:
         return []
     found: dict[str, set[int]] = {}
     revs: dict[str, int] = {}
     signed_res = reader.get_historical_resolver(signed_revision)
+    locked = _locked_field_refs(signed_res, is_locked) if is_locked else None
+    if is_locked and locked is not None:
+        now_named = _locked_field_refs(reader.get_historical_resolver(total - 1), is_locked)
+        usurpers = (now_named or set()) - locked
+        if usurpers:
+            found["locked_field_changed"] = {r.idnum for r in usurpers}
+            revs["locked_field_changed"] = total - 1
     signed_pages = _page_count(signed_res)
     final_pages = _page_count(reader.get_historical_resolver(total - 1))
     if signed_pages is not None and final_pages is not None and signed_pages != final_pages:
@@ -363,12 +367,16 @@ def analyse(
                 page_counts=lambda _o=old_res, _n=new_res: (_page_count(_o), _page_count(_n)),
                 dss_refs=dss_refs,
             )
+            if kind and locked and ref in locked:
+                kind = "locked_field_changed"
             if kind:
                 found.setdefault(kind, set()).add(ref.idnum)
                 revs.setdefault(kind, rev)
         for ref in reader.xrefs.refs_freed_in_revision(rev):
             old = _safe(old_res, ref)
-            if isinstance(old, generic.DictionaryObject) and "/Subtype" in old and "/Rect" in old:
+            if locked and ref in locked:
+                kind = "locked_field_changed"
+            elif isinstance(old, generic.DictionaryObject) and "/Subtype" in old and "/Rect" in old:
                 kind = "annotations"
             else:
                 kind = "objects_removed"
@@ -378,6 +386,63 @@ def analyse(
     if docmdp is not None:
         changes = _apply_docmdp(changes, docmdp)
     return sorted(changes, key=lambda c: (c.allowed, c.kind))
+
+
+def _locked_field_refs(resolver, is_locked: Callable[[str], bool]) -> set:
+    """Refs of everything that makes up the locked terminal fields of a revision: the field
+    dictionaries, their widgets and the widgets' appearance streams. Fully qualified names are
+    built from /T along the /Kids tree, as FieldMDP names fields."""
+    refs: set = set()
+    try:
+        form = _deref(_get(resolver.root, "/AcroForm"))
+        top = _deref(_get(form, "/Fields")) if isinstance(form, generic.DictionaryObject) else None
+    except Exception:
+        return refs
+    stack = [(f, "") for f in (top if isinstance(top, generic.ArrayObject) else [])]
+    seen: set = set()
+    while stack and len(seen) < 100_000:
+        ref, prefix = stack.pop()
+        key = getattr(ref, "reference", None)
+        node = _deref(ref)
+        if key in seen or not isinstance(node, generic.DictionaryObject):
+            continue
+        seen.add(key)
+        part = _get(node, "/T")
+        name = f"{prefix}.{part}" if prefix and part is not None else str(part or prefix)
+        kids = _deref(_get(node, "/Kids"))
+        named_kids = isinstance(kids, generic.ArrayObject) and any(
+            isinstance(_deref(k), generic.DictionaryObject) and "/T" in _deref(k) for k in kids
+        )
+        if named_kids:
+            stack.extend((k, name) for k in kids)
+            continue
+        if not name or not is_locked(name):
+            continue
+        parts = [ref] + (list(kids) if isinstance(kids, generic.ArrayObject) else [])
+        for part_ref in parts:
+            if isinstance(part_ref, generic.IndirectObject):
+                refs.add(part_ref.reference)
+            refs |= _widget_appearance_refs(_deref(part_ref))
+    return refs
+
+
+def _widget_appearance_refs(widget) -> set:
+    """Refs of an annotation's appearance streams (each state, and each sub-state)."""
+    refs: set = set()
+    ap = _deref(_get(widget, "/AP")) if isinstance(widget, generic.DictionaryObject) else None
+    if not isinstance(ap, generic.DictionaryObject):
+        return refs
+    for state in ap.values():
+        if isinstance(state, generic.IndirectObject):
+            refs.add(state.reference)
+        state_obj = _deref(state)
+        if isinstance(state_obj, generic.DictionaryObject) and not isinstance(
+            state_obj, generic.StreamObject
+        ):
+            refs |= {
+                v.reference for v in state_obj.values() if isinstance(v, generic.IndirectObject)
+            }
+    return refs
 
 
 def _apply_docmdp(changes: list[Change], level: int) -> list[Change]:

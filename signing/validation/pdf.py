@@ -403,7 +403,10 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
         try:
             docmdp = es.docmdp_level
             level = int(docmdp.value) if docmdp is not None else None
-            found = changes_mod.analyse(reader, sr, {sig_ref}, docmdp=level)
+            lock = es.fieldmdp
+            found = changes_mod.analyse(
+                reader, sr, {sig_ref}, docmdp=level, is_locked=lock.is_locked if lock else None
+            )
         except Exception as exc:
             found = [changes_mod.make_change("unreadable_update", revision=sr + 1)]
             sig.facts.problems.append(f"changes after signing could not be analysed: {exc}")
