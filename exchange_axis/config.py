@@ -102,6 +102,15 @@ class WorkerSettings(BaseModel):
     batch: int = 500
 
 
+class AuditSettings(BaseModel):
+    """Every exchange step is written to the hash-chained audit log in the transaction that makes
+    it; with a TSA configured, the node also time-stamps the log's head when it has moved and the
+    last anchor is older than ``anchor_every_seconds``."""
+
+    tsa_url: str | None = None
+    anchor_every_seconds: float = 3600.0
+
+
 class NationalAxis(BaseModel):
     """The node's account on the national axis (only the top node of a province has one)."""
 
@@ -128,6 +137,7 @@ class NodeConfig(BaseModel):
     revocation: str = "online"
     max_package_age_days: int = 30
     worker: WorkerSettings = WorkerSettings()
+    audit: AuditSettings = AuditSettings()
     #: Test hook: crash (os._exit) at a named point, e.g. "after_receiver_commit".
     crash_at: str | None = None
 
@@ -240,6 +250,9 @@ def dump(cfg: NodeConfig) -> str:
     lines += ["", "[worker]", f"base_delay = {w.base_delay}", f"max_delay = {w.max_delay}",
               f"max_attempts = {w.max_attempts}", f"poll_interval = {w.poll_interval}",
               f"concurrency = {w.concurrency}", f"batch = {w.batch}"]
+    if cfg.audit.tsa_url:
+        lines += ["", "[audit]", f"tsa_url = {_q(cfg.audit.tsa_url)}",
+                  f"anchor_every_seconds = {cfg.audit.anchor_every_seconds}"]
     if cfg.generated_communes:
         g = cfg.generated_communes
         lines += ["", "[generated_communes]", f"count = {g.count}", f"province = {_q(g.province)}",

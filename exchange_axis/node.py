@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import hashlib
+import logging
 import os
 from dataclasses import replace
 from typing import Any
@@ -31,6 +33,7 @@ from edoc.document import (
     ReplacementInfo,
     ResponseFor,
     SignerInfo,
+    StaffInfo,
     TraceHeader,
 )
 from edoc.document import Receiver as BusinessReceiver
@@ -45,6 +48,8 @@ from exchange_axis.routing import SELF, RoutingTable
 from exchange_axis.state import NodeState, Transfer
 from exchange_axis.transport import cert_fingerprint_file, fingerprint, matches
 from exchange_axis.verification import Verifier
+
+log = logging.getLogger("edoc.exchange.node")
 
 
 def _trust(cfg: NodeConfig) -> Any:
@@ -79,6 +84,7 @@ class Node:
 
             self.axis = AxisLink(self)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._anchoring: asyncio.Task | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -86,11 +92,33 @@ class Node:
         await self.worker.start()
         if self.axis is not None:
             await self.axis.start(self.cfg.national.poll_interval)
+        if self.cfg.audit.tsa_url:
+            self._anchoring = asyncio.create_task(self._anchor_loop(self.cfg.audit.tsa_url))
 
     async def stop(self) -> None:
+        if self._anchoring is not None:
+            self._anchoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._anchoring
         if self.axis is not None:
             await self.axis.stop()
         await self.worker.stop()
+
+    async def _anchor_loop(self, tsa_url: str) -> None:
+        """Time-stamp the audit log's head whenever it has moved and the last anchor is older
+        than the configured period. A TSA that is down costs nothing but a warning: the log
+        keeps growing and the next round anchors it."""
+        from signing.tsa import timestamper  # noqa: PLC0415
+
+        stamp = timestamper(tsa_url)
+        period = self.cfg.audit.anchor_every_seconds
+        every = dt.timedelta(seconds=period)
+        while True:
+            try:
+                await asyncio.to_thread(self.state.anchor_audit, stamp, every)
+            except Exception as exc:  # noqa: BLE001 - reported, retried next round
+                log.warning("audit anchoring failed (TSA %s): %s; will retry", tsa_url, exc)
+            await asyncio.sleep(min(max(period / 4, 0.2), 60.0))
 
     def after_commit(self) -> None:
         """New outbox rows are committed: wake the worker now rather than at its next poll."""
@@ -258,6 +286,7 @@ class Node:
                                          received.promulgation_date, document_id),
                 code=status_code, timestamp=self.now(),
                 description=reason or status_code.meaning_vi,
+                staff=StaffInfo(staff=staff) if staff else None,
                 traces=[TraceHeader(recipient, self.now())])
             if self.routing.next_hop(normalise(received.sender)) is None:
                 raise RoutingError(f"Không có đường tới {received.sender}",

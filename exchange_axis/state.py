@@ -14,6 +14,7 @@ The outbox claim is a lease (``claimed_by``/``claimed_at``) so a crashed worker'
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from edoc.document import Document as EdocDocument
 from edoc.status import StatusMessage
 from exchange_axis.receipts import RecipientOutcome
 from exchange_axis.tracking import DocumentTrack, StatusEvent, fold
+from storage.audit import AuditLog
 from storage.db import Database, upgrade
 from storage.db import models as m
 from storage.inbox import InboxRepository
@@ -78,12 +80,33 @@ class NodeState:
         upgrade(url)
         self.db = Database(url)
         self.worker_id = f"{node_name}-{uuid.uuid4().hex[:8]}"
+        self.actor = f"node:{node_name}"
         self._agency_ids: dict[str, int] = {}
         if hosted:
             self.ensure_agencies(hosted)
 
     def session(self) -> Session:
         return self.db.sessions()
+
+    # -- audit -------------------------------------------------------------------------------
+    def _audit(self, s: Session, action: str, subject: str, details: dict[str, Any],
+               actor: str | None = None) -> None:
+        """One audit entry in the caller's transaction: the log says exactly what committed."""
+        AuditLog(s).append(actor or self.actor, action, subject, details)
+
+    def anchor_audit(self, timestamper: Callable[[bytes], bytes], every: dt.timedelta
+                     ) -> int | None:
+        """Time-stamp the audit head if due; the TSA is called outside any transaction, so
+        exchange work never waits for it. Returns the anchored sequence number, if any."""
+        with self.session() as s:
+            due = AuditLog(s).anchor_due(every)
+        if due is None:
+            return None
+        seq, head_hash = due
+        token = timestamper(bytes.fromhex(head_hash))
+        with self.session() as s, s.begin():
+            AuditLog(s).add_anchor(seq, head_hash, token)
+        return seq
 
     # -- agencies ------------------------------------------------------------------------------
     def ensure_agencies(self, agencies: dict[str, str]) -> None:
@@ -141,6 +164,12 @@ class NodeState:
             s.flush()
             for old_external in (links or {}).get("replaces", []):
                 self._mark_replaced_outgoing(s, old_external, document.document_id)
+            self._audit(s, {3: "replace", 1: "revoke"}.get(business_type, "issue"),
+                        f"outgoing:{document.document_id}", {
+                            "sender": sender, "recipients": len(document.recipients),
+                            "files": {sha: {"name": name, "key": file_keys[sha], "size": size}
+                                      for name, sha, size in files},
+                            "transfers": _transfers(transfers), **(links or {})})
             for name, sha, size in files:
                 s.add(m.DocumentFile(document_id=doc.id, role="main", name=name, sha256=sha,
                                      object_key=file_keys[sha], size=size,
@@ -174,6 +203,9 @@ class NodeState:
             doc.meta = {**doc.meta, "versions": [*doc.meta.get("versions", []), version]}
             doc.state = "updated"
             self._enqueue(s, transfers, now, document_id=doc.id)
+            self._audit(s, "update", f"outgoing:{original_id}", {
+                "package_document_id": version.get("document_id"), "reason": version.get("reason"),
+                "files": version.get("files"), "transfers": _transfers(transfers)})
             return doc.id
 
     def _enqueue(self, s: Session, transfers: Iterable[Transfer], now: dt.datetime, *,
@@ -231,6 +263,9 @@ class NodeState:
         """Visible failure: the row stays ``failed`` (operator retry), its deliveries too."""
         with self.session() as s, s.begin():
             OutboxRepository(s).mark_failed(item.id, error[:2000], worker=self.worker_id)
+            self._audit(s, "delivery_failed", f"outbox:{item.id}", {
+                "next_hop": item.next_hop, "kind": item.kind, "attempts": item.attempts,
+                "package_sha256": item.package_sha256, "error": error[:500]})
             if item.document_id is not None and item.kind == "document":
                 s.execute(update(m.Delivery)
                           .where(m.Delivery.document_id == item.document_id,
@@ -251,12 +286,15 @@ class NodeState:
         with self.session() as s, s.begin():
             for item, answer, receipt in done:
                 self._delivered(s, item, answer, receipt, now)
+            self._audit(s, "delivered", f"bundle:{done[0][0].next_hop}" if done else "bundle",
+                        {"items": [_delivery(item, answer) for item, answer, _r in done]})
 
     def mark_delivered(self, item: OutboxItem, answer: bytes, receipt: Any,
                        now: dt.datetime) -> None:
         """The row is done; what the receipt says about each recipient becomes its status."""
         with self.session() as s, s.begin():
             self._delivered(s, item, answer, receipt, now)
+            self._audit(s, "delivered", f"outbox:{item.id}", _delivery(item, answer))
 
     def _delivered(self, s: Session, item: OutboxItem, answer: bytes, receipt: Any,
                    now: dt.datetime) -> None:
@@ -309,6 +347,8 @@ class NodeState:
             ids = [row_id] if row_id is not None else [
                 r.id for r in outbox.find(state="failed", limit=100000)]
             count = sum(outbox.requeue(i, now=now) for i in ids)
+            self._audit(s, "retry", f"outbox:{row_id if row_id is not None else 'failed'}",
+                        {"requeued": count}, actor="operator")
             s.execute(update(m.Delivery).where(m.Delivery.state == "failed")
                       .values(state="queued"))
             return count
@@ -369,6 +409,8 @@ class NodeState:
                 s.rollback()
                 return first or answer
             self._enqueue(s, arrival.forward, arrival.received_at)
+            self._audit(s, "receive", f"incoming:{arrival.sender}/{arrival.document_id}",
+                        _arrival(arrival, answer))
             s.commit()
             return answer
 
@@ -406,6 +448,9 @@ class NodeState:
                     return None
                 self._enqueue(s, arrival.forward, arrival.received_at)
                 answers.append(answer)
+            self._audit(s, "receive", f"statuses:{len(batch)}",
+                        {"items": [_arrival(a, ans) for (a, _seal), ans in zip(batch, answers,
+                                                                              strict=True)]})
             s.commit()
             return answers
 
@@ -525,7 +570,7 @@ class NodeState:
                             external_document_id=msg.response_for.document_id,
                             agency_code=reporter, status_code=msg.code.value,
                             description=msg.description, occurred_at=msg.timestamp,
-                            recorded_at=arrival.received_at))
+                            recorded_at=arrival.received_at, staff=_staff(msg)))
         if doc is not None:
             outcome = RecipientOutcome(reporter, msg.code.value,
                                        msg.description if msg.code.value in ("02", "16")
@@ -564,10 +609,16 @@ class NodeState:
                              }.get(msg.code.value, doc.state)
                 events.append({"document_id": doc.id, "external_document_id": external_id,
                                "agency_code": code, "status_code": msg.code.value,
-                               "description": msg.description, "staff": {},
+                               "description": msg.description, "staff": _staff(msg),
                                "occurred_at": msg.timestamp, "recorded_at": now})
             s.execute(m.StatusEvent.__table__.insert(), events)
             self._enqueue(s, transfers, now)
+            staff = next((msg.staff.staff for msg in messages if msg.staff and msg.staff.staff),
+                         None)
+            self._audit(s, "status_sent", f"incoming:{external_id}", {
+                "statuses": {normalise(msg.sender.organ_id): msg.code.value for msg in messages},
+                "reason": messages[0].description if messages else None,
+                "transfers": _transfers(transfers)}, actor=f"clerk:{staff}" if staff else None)
 
     def outgoing_header(self, external_id: str) -> tuple[str, dt.date | None, str | None]:
         """(sender code, promulgation date, "number/notation") of an outgoing document."""
@@ -594,6 +645,8 @@ class NodeState:
                                         agency_code=code, status_code="13",
                                         description=msg.description, occurred_at=now))
             self._enqueue(s, transfers, now, document_id=doc.id)
+            self._audit(s, "take_back", f"outgoing:{external_id}", {
+                "reason": msg.description, "transfers": _transfers(transfers)})
 
     def _code_of(self, s: Session, agency_id: int) -> str:
         for code, aid in self._agency_ids.items():
@@ -666,3 +719,42 @@ class NodeState:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def _transfers(transfers: Iterable[Transfer]) -> list[dict[str, Any]]:
+    """What left (or will leave) for each next hop: which bytes, for how many recipients."""
+    return [{"next_hop": t.next_hop, "kind": t.kind, "recipients": len(t.recipients),
+             "package_sha256": t.package_sha256} for t in transfers]
+
+
+def _delivery(item: OutboxItem, answer: bytes) -> dict[str, Any]:
+    return {"outbox": item.id, "next_hop": item.next_hop, "kind": item.kind,
+            "package_sha256": item.package_sha256,
+            "receipt_sha256": hashlib.sha256(answer).hexdigest()}
+
+
+def _arrival(arrival: Any, answer: bytes) -> dict[str, Any]:
+    """Which bytes came, from where, what was decided and answered (the signed receipt)."""
+    outcomes: dict[str, int] = {}
+    for o in arrival.outcomes:
+        outcomes[o.status] = outcomes.get(o.status, 0) + 1
+    details: dict[str, Any] = {
+        "kind": arrival.kind, "sender": arrival.sender, "document_id": arrival.document_id,
+        "came_from": arrival.came_from, "package_sha256": arrival.package_sha256,
+        "receipt_sha256": hashlib.sha256(answer).hexdigest(), "outcomes": outcomes}
+    if arrival.kind == "document":
+        details.update(package_key=arrival.package_key, files=dict(arrival.file_keys),
+                       verdicts={v.sha256: v.indication for v in arrival.verdicts},
+                       forwarded=_transfers(arrival.forward))
+    else:
+        details["status"] = arrival.parsed.code.value
+    return details
+
+
+def _staff(msg: StatusMessage) -> dict[str, Any]:
+    """The status's StaffInfo (who handled it), as stored with the status event."""
+    st = msg.staff
+    if st is None:
+        return {}
+    return {k: v for k, v in (("department", st.department), ("staff", st.staff),
+                              ("email", st.email), ("mobile", st.mobile)) if v}

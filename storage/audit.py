@@ -155,13 +155,29 @@ class AuditLog:
     # -- anchoring -------------------------------------------------------------------------
     def anchor(self, timestamper: Timestamper) -> AuditAnchor:
         """Time-stamp the current head; the token is stored beside it."""
-        seq, head_hash = self._lock_head()
+        seq, head_hash = self.head()
         if seq == 0:
             raise AuditError(
                 "Nhật ký trống: chưa có gì để đóng dấu thời gian",
                 "the audit log is empty: nothing to time-stamp",
             )
-        token = timestamper(bytes.fromhex(head_hash))
+        return self.add_anchor(seq, head_hash, timestamper(bytes.fromhex(head_hash)))
+
+    def anchor_due(self, every: dt.timedelta) -> tuple[int, str] | None:
+        """The head to anchor now, if it moved since the last anchor and that anchor is older
+        than ``every`` (None otherwise). No lock is taken: a service asks, gets the token from
+        the TSA outside any transaction (appends never wait for the TSA), then ``add_anchor``.
+        An anchor of a head that has moved on meanwhile still proves that entry and all before
+        it existed at the token's time."""
+        last = self.session.scalar(select(AuditAnchor).order_by(AuditAnchor.id.desc()).limit(1))
+        seq, head_hash = self.head()
+        if seq == 0 or (last is not None and last.seq == seq):
+            return None
+        if last is not None and utcnow() - last.created_at < every:
+            return None
+        return seq, head_hash
+
+    def add_anchor(self, seq: int, head_hash: str, token: bytes) -> AuditAnchor:
         anchor = AuditAnchor(seq=seq, head_hash=head_hash, token=token)
         self.session.add(anchor)
         self.session.flush()
@@ -171,13 +187,11 @@ class AuditLog:
         self, timestamper: Timestamper, *, every: dt.timedelta = dt.timedelta(hours=1)
     ) -> AuditAnchor | None:
         """Anchor when the head moved and the last anchor is older than ``every``."""
-        last = self.session.scalar(select(AuditAnchor).order_by(AuditAnchor.id.desc()).limit(1))
-        seq, _ = self.head()
-        if seq == 0 or (last is not None and last.seq == seq):
+        due = self.anchor_due(every)
+        if due is None:
             return None
-        if last is not None and utcnow() - last.created_at < every:
-            return None
-        return self.anchor(timestamper)
+        seq, head_hash = due
+        return self.add_anchor(seq, head_hash, timestamper(bytes.fromhex(head_hash)))
 
     # -- verification ----------------------------------------------------------------------
     def verify(self, token_verifier: TokenVerifier | None = None) -> AuditReport:

@@ -125,4 +125,22 @@ def assert_consistent(db_url: str, store_url: str) -> dict[str, Any]:
     store = open_store(store_url)
     for key in counts["object_keys"]:
         store.verify(key)
+    import json  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from storage.db import Database  # noqa: PLC0415
+    from storage.db import models as m  # noqa: PLC0415
+
+    db = Database(db_url)  # the audit trail is committed with each step: intact, and every
+    try:                   # accepted arrival (inbox row) audited exactly once
+        with db.uow() as uow:
+            report = uow.audit.verify()
+            receives = [json.loads(d) for d in uow.session.scalars(
+                select(m.AuditEntry.details).where(m.AuditEntry.action == "receive"))]
+    finally:
+        db.dispose()
+    assert report.ok, report.reason_en
+    audited = sum(len(d["items"]) if "items" in d else 1 for d in receives)
+    assert audited == counts["inbox"], (audited, counts)
     return counts

@@ -104,7 +104,7 @@ def test_audit_anchor_through_the_dev_tsa(env: Path, db_url: str, pki_server) ->
     assert r.exit_code == 0 and "1 anchors" in r.stdout, r.output
     # a token with the right imprint but from a TSA outside the trust roots is refused
     foreign, head = foreign_token(env / "other-pki", db_url)
-    from api.cli.audit import token_verifier
+    from signing.tsa import token_verifier
 
     assert token_verifier([])(head, foreign)  # the imprint alone would pass
     db = Database(db_url)
