@@ -484,3 +484,54 @@ def test_field_lock_all_forbids_filling(pki_server, directive, trust):
     report = verify_pdf(pdf, trust=trust, revocation="off")
     assert report.signatures[1].indication is Indication.TOTAL_FAILED
     assert "locked_field_changed" in {c.kind for c in report.signatures[1].changes}
+
+
+def _forged_timestamp_signature(pki: Manifest, directive: bytes, tsa_entity: str,
+                                signer_entity: str, back: timedelta) -> bytes:
+    """A PAdES B-T whose "time-stamp" the signer made himself, dated ``back`` ago, with the
+    key of ``tsa_entity`` (an official's: no timeStamping purpose, maybe revoked)."""
+    from datetime import UTC, datetime
+
+    from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    t = pki.entity(tsa_entity)
+    forged = DummyTimeStamper(
+        tsa_cert=load_cert_from_pemder(t.cert), tsa_key=load_private_key_from_pemder(t.key, None),
+        fixed_dt=datetime.now(UTC) - back)
+    s = pki.entity(signer_entity)
+    out = io.BytesIO()
+    signers.PdfSigner(
+        signers.PdfSignatureMetadata(field_name="Sig1", subfilter=fields.SigSeedSubFilter.PADES),
+        signer=signers.SimpleSigner.load_pkcs12(s.p12, passphrase=s.password.encode()),
+        timestamper=forged,
+    ).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(directive)), output=out)
+    return out.getvalue()
+
+
+def test_time_stamp_by_a_non_tsa_certificate_is_no_proof(pki_server, directive, trust):
+    """A revoked official back-dates his signature with a "time-stamp" signed by his own key:
+    the token is intact and chains to the trusted root, but a certificate without the
+    timeStamping purpose is no time-stamping authority — the revocation stands."""
+    clear_caches()
+    pdf = _forged_timestamp_signature(pki_server, directive, "revoked", "revoked",
+                                      timedelta(days=5))
+    report = verify_pdf(pdf, trust=trust)
+    [sig] = report.signatures
+    assert sig.indication is not Indication.TOTAL_PASSED
+    assert sig.sub_indication in (SubIndication.REVOKED, SubIndication.REVOKED_NO_POE)
+    assert any("timeStamping" in w for w in sig.warnings), sig.warnings
+
+
+def test_time_stamp_of_a_revoked_tsa_is_no_proof(pki_server, directive, trust, monkeypatch):
+    """The same forgery with the timeStamping purpose check out of the way: the TSA certificate
+    is itself revoked, so its token proves nothing either."""
+    from signing.validation import judge as judge_mod
+
+    monkeypatch.setattr(judge_mod, "_tsa_purpose_problem", lambda _cert: None)
+    clear_caches()
+    pdf = _forged_timestamp_signature(pki_server, directive, "revoked", "revoked",
+                                      timedelta(days=5))
+    [sig] = verify_pdf(pdf, trust=trust).signatures
+    assert sig.indication is not Indication.TOTAL_PASSED
+    assert any("revoked" in w and "time-stamp" in w for w in sig.warnings), sig.warnings

@@ -93,7 +93,13 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
         _set(sig, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
         return
     leaf = facts.signer_cert
-    poe = _proof_of_existence(sig, facts, opts)
+    checker = revocation_mod.Checker(
+        mode=opts.revocation,
+        timeout=opts.timeout,
+        embedded_ocsp=tuple(ocsps) + tuple(facts.embedded_ocsp),
+        embedded_crls=tuple(crls) + tuple(facts.embedded_crls),
+    )
+    poe = _proof_of_existence(sig, facts, opts, checker)
     not_before = leaf["tbs_certificate"]["validity"]["not_before"].native
     not_after = leaf["tbs_certificate"]["validity"]["not_after"].native
     claimed = poe or facts.signing_time
@@ -121,12 +127,6 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
             sig.errors.append(result.message)
         _set(sig, Indication.INDETERMINATE, result.sub_indication)
         return
-    checker = revocation_mod.Checker(
-        mode=opts.revocation,
-        timeout=opts.timeout,
-        embedded_ocsp=tuple(ocsps) + tuple(facts.embedded_ocsp),
-        embedded_crls=tuple(crls) + tuple(facts.embedded_crls),
-    )
     path = list(result.path)
     for idx in range(len(path) - 1):
         cert, issuer = path[idx], path[idx + 1]
@@ -147,19 +147,56 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
     _set(sig, Indication.TOTAL_PASSED, None)
 
 
-def _proof_of_existence(sig, facts: SignerFacts, opts: Options) -> datetime | None:
-    """The time-stamp's time, if the token verifies and its TSA chains to a trusted root."""
+def _proof_of_existence(sig, facts: SignerFacts, opts: Options, checker) -> datetime | None:
+    """The time-stamp's time, if the token verifies and comes from a real time-stamping
+    authority: a certificate for time-stamping (RFC 3161 2.3), chaining to a trusted root, not
+    revoked when it stamped. Anything less is no proof: otherwise a signer whose certificate was
+    revoked could back-date his signature with a token signed by his own key."""
     ts = facts.timestamp
     if ts is None or not (ts.intact and ts.crypto_valid) or ts.tsa_cert is None or ts.time is None:
         return None
+
+    def refuse(why: str) -> None:
+        sig.warnings.append(f"time-stamp not used as proof of the signing time: {why}")
+
+    purpose = _tsa_purpose_problem(ts.tsa_cert)
+    if purpose:
+        refuse(purpose)
+        return None
     tsa = chain.validate_path(ts.tsa_cert, list(ts.certs) + list(facts.certs), opts.trust, ts.time)
     if not tsa.ok:
-        sig.warnings.append(
-            f"time-stamp authority not trusted, time-stamp not used as proof: "
-            f"{tsa.message or tsa.sub_indication}"
-        )
+        refuse(f"time-stamp authority not trusted ({tsa.message or tsa.sub_indication})")
         return None
+    path = list(tsa.path)
+    for cert, issuer in zip(path, path[1:], strict=False):
+        info = checker.status(cert, issuer)
+        name = display_name(cert.subject)
+        if info.status is RevocationStatus.UNKNOWN:
+            refuse(f"revocation status of the time-stamp authority {name} could not be "
+                   f"established ({'; '.join(info.details)})")
+            return None
+        if info.status is RevocationStatus.REVOKED and (
+            info.revoked_at is None or info.revoked_at <= ts.time
+            or (info.reason or "").replace("_", "").lower() == "keycompromise"
+        ):
+            refuse(f"the time-stamp authority's certificate {name} is revoked "
+                   f"(since {info.revoked_at or 'an unknown time'})")
+            return None
     return ts.time
+
+
+def _tsa_purpose_problem(cert: x509.Certificate) -> str | None:
+    """Why ``cert`` cannot be a time-stamping authority (None: it can): RFC 3161 requires the
+    extended key usage id-kp-timeStamping."""
+    try:
+        purposes = cert.extended_key_usage_value
+        names = set(purposes.native) if purposes is not None else set()
+    except Exception:  # noqa: BLE001 - an unreadable extension is no purpose
+        names = set()
+    if "time_stamping" not in names:
+        return ("its certificate is not for time-stamping (no timeStamping extended key "
+                "usage): it is no time-stamping authority")
+    return None
 
 
 def _revocation_verdict(
