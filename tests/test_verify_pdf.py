@@ -528,10 +528,38 @@ def test_time_stamp_of_a_revoked_tsa_is_no_proof(pki_server, directive, trust, m
     is itself revoked, so its token proves nothing either."""
     from signing.validation import judge as judge_mod
 
-    monkeypatch.setattr(judge_mod, "_tsa_purpose_problem", lambda _cert: None)
+    monkeypatch.setattr(judge_mod, "tsa_purpose_problem", lambda _cert: None)
     clear_caches()
     pdf = _forged_timestamp_signature(pki_server, directive, "revoked", "revoked",
                                       timedelta(days=5))
     [sig] = verify_pdf(pdf, trust=trust).signatures
     assert sig.indication is not Indication.TOTAL_PASSED
     assert any("revoked" in w and "time-stamp" in w for w in sig.warnings), sig.warnings
+
+
+def test_document_time_stamp_from_a_non_tsa_does_not_make_lta(pki_server, directive, trust):
+    """A document time-stamp (PAdES-LTA) added with an official's key is no archive time-stamp:
+    the level stays B-LT and the report says why."""
+    from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    clear_caches()
+    lt = sign_pdf(directive, signer(pki_server, "official-h41"), level="B-LT",
+                  tsa_url=pki_server.tsa_url)
+    o = pki_server.entity("official-c1")
+    fake = DummyTimeStamper(tsa_cert=load_cert_from_pemder(o.cert),
+                            tsa_key=load_private_key_from_pemder(o.key, None))
+    out = io.BytesIO()
+    signers.PdfTimeStamper(fake).timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(lt)),
+                                               "sha256", output=out)
+    [sig] = verify_pdf(out.getvalue(), trust=trust).signatures
+    assert sig.indication is Indication.TOTAL_PASSED, sig.summary_en
+    assert sig.level is Level.B_LT
+    assert any("not from a time-stamping authority" in w for w in sig.warnings), sig.warnings
+    # the same with the real TSA makes it B-LTA
+    real = io.BytesIO()
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    signers.PdfTimeStamper(HTTPTimeStamper(pki_server.tsa_url)).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(lt)), "sha256", output=real)
+    assert verify_pdf(real.getvalue(), trust=trust).signatures[0].level is Level.B_LTA

@@ -159,7 +159,7 @@ def _proof_of_existence(sig, facts: SignerFacts, opts: Options, checker) -> date
     def refuse(why: str) -> None:
         sig.warnings.append(f"time-stamp not used as proof of the signing time: {why}")
 
-    purpose = _tsa_purpose_problem(ts.tsa_cert)
+    purpose = tsa_purpose_problem(ts.tsa_cert)
     if purpose:
         refuse(purpose)
         return None
@@ -185,7 +185,7 @@ def _proof_of_existence(sig, facts: SignerFacts, opts: Options, checker) -> date
     return ts.time
 
 
-def _tsa_purpose_problem(cert: x509.Certificate) -> str | None:
+def tsa_purpose_problem(cert: x509.Certificate) -> str | None:
     """Why ``cert`` cannot be a time-stamping authority (None: it can): RFC 3161 requires the
     extended key usage id-kp-timeStamping."""
     try:

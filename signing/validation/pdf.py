@@ -19,16 +19,16 @@ from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signing.trust import TrustStore
+from signing.validation import chain, speedups, structure
 from signing.validation import changes as changes_mod
 from signing.validation import revocation as revocation_mod
-from signing.validation import speedups, structure
 from signing.validation.cms import (
     check_signer,
     hash_ranges,
     new_hasher,
 )
 from signing.validation.decree30 import decree30
-from signing.validation.judge import Options, fill_identity, judge
+from signing.validation.judge import Options, fill_identity, judge, tsa_purpose_problem
 from signing.validation.pdfsigner import level_of, signer_facts
 from signing.validation.rawpdf import from_bytes
 from signing.validation.report import (
@@ -299,14 +299,14 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
     for es in embedded:
         try:
             if es.sig_object_type == "/DocTimeStamp":
-                rev = _check_doc_timestamp(data, es, reader)
+                rev, why = _check_doc_timestamp(data, es, reader, opts)
                 if rev is None:
-                    broken_ts.append(str(es.field_name))
+                    broken_ts.append(f"{es.field_name} {why}")
                 else:
                     doc_ts_revisions.append(rev)
                 continue
         except Exception:
-            broken_ts.append(str(es.field_name))
+            broken_ts.append(f"{es.field_name} does not verify")
             continue
         reports.append(
             _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls)
@@ -316,13 +316,14 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
             sig.revision is not None and r > sig.revision for r in doc_ts_revisions
         ):
             sig.level = Level.B_LTA
-        for name in broken_ts:
-            sig.warnings.append(f"document time-stamp {name} does not verify; ignored")
+        for what in broken_ts:
+            sig.warnings.append(f"document time-stamp {what}; ignored")
     return reports
 
 
-def _check_doc_timestamp(data, es, reader) -> int | None:
-    """Revision covered by a valid document time-stamp (PAdES-LTA), or None if it is broken."""
+def _check_doc_timestamp(data, es, reader, opts: Options) -> tuple[int | None, str]:
+    """Revision covered by a valid document time-stamp (PAdES-LTA) from a trusted
+    time-stamping authority, or (None, why not)."""
     br = [int(x) for x in es.byte_range]
     sd = es.signed_data
     tst = sd["encap_content_info"]["content"].parsed
@@ -332,7 +333,7 @@ def _check_doc_timestamp(data, es, reader) -> int | None:
         hash_ranges(data, [(br[0], br[1]), (br[2], br[3])], algo)
         != imprint["hashed_message"].native
     ):
-        return None
+        return None, "does not cover the document's bytes"
     tst_der = sd["encap_content_info"]["content"].contents
 
     def digest_of(name: str) -> bytes:
@@ -348,8 +349,17 @@ def _check_doc_timestamp(data, es, reader) -> int | None:
         content_for_unsigned=lambda: tst_der,
     )
     if not (facts.intact and facts.crypto_valid):
-        return None
-    return _signed_revision(reader, br[2] + br[3])
+        return None, "does not verify"
+    if facts.signer_cert is None:
+        return None, "has no signer certificate"
+    purpose = tsa_purpose_problem(facts.signer_cert)
+    if purpose:
+        return None, f"is not from a time-stamping authority ({purpose})"
+    path = chain.validate_path(facts.signer_cert, list(facts.certs), opts.trust,
+                               tst["gen_time"].native)
+    if not path.ok:
+        return None, f"is from an untrusted authority ({path.message or path.sub_indication})"
+    return _signed_revision(reader, br[2] + br[3]), ""
 
 
 def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls):
