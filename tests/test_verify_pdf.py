@@ -563,3 +563,42 @@ def test_document_time_stamp_from_a_non_tsa_does_not_make_lta(pki_server, direct
     signers.PdfTimeStamper(HTTPTimeStamper(pki_server.tsa_url)).timestamp_pdf(
         IncrementalPdfFileWriter(io.BytesIO(lt)), "sha256", output=real)
     assert verify_pdf(real.getvalue(), trust=trust).signatures[0].level is Level.B_LTA
+
+
+@pytest.mark.parametrize("cert_hash,passes", [("sha1", False), ("sha256", True)])
+def test_sha1_signed_certificate_in_the_chain_is_reported(tmp_path, directive, cert_hash,
+                                                          passes):
+    """Circular 15/2025 does not list SHA-1: a signer certificate signed with it (legacy CAs
+    did) is reported, and the signature is INDETERMINATE (CRYPTO_CONSTRAINTS_FAILURE_NO_POE).
+    The certificates are made by openssl: cryptography refuses to sign with SHA-1."""
+    import subprocess
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "roots").mkdir()
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-out",
+        "roots/root.pem", "-days", "3650", "-subj", "/CN=Legacy Root", "-sha256",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
+        "-subj", "/CN=Legacy Signer")
+    (tmp_path / "ext.cnf").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "roots/root.pem", "-CAkey", "root.key",
+        "-CAcreateserial", "-out", "leaf.pem", "-days", "365", f"-{cert_hash}",
+        "-extfile", "ext.cnf")
+    legacy = signers.SimpleSigner.load(str(tmp_path / "leaf.key"), str(tmp_path / "leaf.pem"),
+                                       ca_chain_files=(str(tmp_path / "roots/root.pem"),))
+    out = io.BytesIO()
+    signers.PdfSigner(signers.PdfSignatureMetadata(field_name="Sig1"), signer=legacy).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(directive)), output=out)
+    clear_caches()
+    store = TrustStore.from_dirs([tmp_path / "roots"], development=True)
+    [sig] = verify_pdf(out.getvalue(), trust=store, revocation="off").signatures
+    if passes:
+        assert sig.indication is Indication.TOTAL_PASSED, sig.summary_en
+        return
+    assert sig.indication is Indication.INDETERMINATE
+    assert sig.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
+    assert any("Legacy Signer" in w and "SHA1" in w for w in sig.warnings), sig.warnings

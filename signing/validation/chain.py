@@ -85,8 +85,8 @@ def _validate(leaf, others, trust: TrustStore, moment: datetime) -> PathResult:
     )
     validator = CertificateValidator(leaf, validation_context=context)
     try:
-        path = _run(validator.async_validate_usage(set()))
-        return PathResult(True, _leaf_first(path))
+        path = _leaf_first(_run(validator.async_validate_usage(set())))
+        return PathResult(True, path, problems=legacy_hashes(path))
     except cv_errors.PathBuildingError as exc:
         return PathResult(
             False, sub_indication=SubIndication.NO_CERTIFICATE_CHAIN_FOUND, message=str(exc)
@@ -107,6 +107,23 @@ def _validate(leaf, others, trust: TrustStore, moment: datetime) -> PathResult:
             sub_indication=SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
             message=f"{type(exc).__name__}: {exc}",
         )
+
+
+#: Hashes Circular 15/2025 does not list: certvalidator still accepts SHA-1 in certificates
+#: (legacy material must stay readable), so the judge reports them
+#: (CRYPTO_CONSTRAINTS_FAILURE_NO_POE).
+LEGACY_HASHES = {"sha1", "md5", "md2"}
+
+
+def legacy_hashes(path: tuple) -> tuple[str, ...]:
+    """One line per certificate of a leaf-first path, trust anchor excepted (its self-signature
+    is not relied on), signed with a hash the Circular does not list."""
+    out = []
+    for cert in path[:-1]:
+        algo = cert["signature_algorithm"].hash_algo
+        if algo in LEGACY_HASHES:
+            out.append(f"certificate {cert.subject.human_friendly} is signed with {algo.upper()}")
+    return tuple(out)
 
 
 def _path_of(exc) -> tuple:

@@ -127,6 +127,11 @@ def _decide(sig, facts: SignerFacts, opts: Options, extra, ocsps, crls) -> None:
             sig.errors.append(result.message)
         _set(sig, Indication.INDETERMINATE, result.sub_indication)
         return
+    if result.problems:  # e.g. a SHA-1 signed CA or signer certificate
+        sig.warnings += [f"algorithm below Circular 15/2025 requirements: {p}"
+                         for p in result.problems]
+        _set(sig, Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)
+        return
     path = list(result.path)
     for idx in range(len(path) - 1):
         cert, issuer = path[idx], path[idx + 1]
@@ -166,6 +171,9 @@ def _proof_of_existence(sig, facts: SignerFacts, opts: Options, checker) -> date
     tsa = chain.validate_path(ts.tsa_cert, list(ts.certs) + list(facts.certs), opts.trust, ts.time)
     if not tsa.ok:
         refuse(f"time-stamp authority not trusted ({tsa.message or tsa.sub_indication})")
+        return None
+    if tsa.problems:
+        refuse("; ".join(tsa.problems))
         return None
     path = list(tsa.path)
     for cert, issuer in zip(path, path[1:], strict=False):

@@ -357,8 +357,9 @@ def _check_doc_timestamp(data, es, reader, opts: Options) -> tuple[int | None, s
         return None, f"is not from a time-stamping authority ({purpose})"
     path = chain.validate_path(facts.signer_cert, list(facts.certs), opts.trust,
                                tst["gen_time"].native)
-    if not path.ok:
-        return None, f"is from an untrusted authority ({path.message or path.sub_indication})"
+    if not path.ok or path.problems:
+        why = path.message or path.sub_indication or "; ".join(path.problems)
+        return None, f"is from an untrusted authority ({why})"
     return _signed_revision(reader, br[2] + br[3]), ""
 
 
