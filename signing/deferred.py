@@ -8,9 +8,13 @@ plug-in). Step 3, on the server: :func:`complete_deferred` checks the signature 
 the certificate and embeds the CMS. The pending state is plain data (JSON-ready) so it can wait
 in a database between two HTTP requests.
 
-Levels B-B and B-T. For B-T the signature time-stamp (RFC 3161, over the signature value) can
-only be requested once the token has signed, so it is fetched at completion, from the TSA
-chosen at preparation; the hole reserved in step 1 leaves room for it.
+Levels B-B, B-T, B-LT and B-LTA. The signature time-stamp (RFC 3161, over the signature value)
+can only be requested once the token has signed, so it is fetched at completion, from the TSA
+chosen at preparation; the hole reserved in step 1 leaves room for it. For B-LT the completion
+then collects OCSP/CRL data for every certificate of the signer's and the TSA's chains, refuses
+unless the set is complete (the same check as direct signing, :func:`signing.ltv.check_complete`),
+and adds it to the DSS in an incremental update; B-LTA adds a document time-stamp on top. The
+chain is checked for a reachable root at preparation, before the token is asked.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import datetime as dt
 import hashlib
 import io
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from asn1crypto import cms, x509
 from cryptography.exceptions import InvalidSignature
@@ -28,7 +33,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509 import load_der_x509_certificate
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers as ph_signers
+from pyhanko.sign._session_scope import run_and_release
 from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.sign.general import SigningError as PhSigningError
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
@@ -36,15 +44,18 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.validation import async_add_validation_info
+from pyhanko.sign.validation.dss import collect_validation_info
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.appearances.base import Appearance, FieldPlan, SigningJob, next_field_name
 from signing.errors import SigningError
+from signing.ltv import check_complete, explain, lt_validation_context
 from signing.pades import _reserve, build_pdf_signer, open_pdf
 from signing.precheck import check_signer
 from signing.signers.base import Signer, check_digest
 
-DEFERRED_LEVELS = ("B-B", "B-T")
+DEFERRED_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 _H = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
@@ -119,15 +130,13 @@ def prepare_deferred(
     tsa_url: str | None = None,
 ) -> PendingSignature:
     """Step 1 (server): prepare ``data`` for a signature by ``certificate``'s holder.
-    ``level`` "B-B" or "B-T" (then ``tsa_url`` is required; the time-stamp is added by
-    :func:`complete_deferred`)."""
+    ``level`` "B-B", "B-T", "B-LT" or "B-LTA" (all but B-B need ``tsa_url``; the time-stamp and
+    the validation data are added by :func:`complete_deferred`)."""
     md = check_digest(md)
     if level not in DEFERRED_LEVELS:
         raise SigningError(
-            f"Ký hai bước hỗ trợ mức B-B và B-T, không hỗ trợ {level}; ký B-T rồi bổ sung dữ "
-            "liệu kiểm tra (B-LT) sau, hoặc ký trực tiếp bằng token.",
-            f"deferred signing supports levels B-B and B-T, not {level}; sign at B-T, or sign "
-            "directly with the token",
+            f"Ký hai bước hỗ trợ các mức B-B, B-T, B-LT, B-LTA, không hỗ trợ {level}.",
+            f"deferred signing supports levels B-B, B-T, B-LT and B-LTA, not {level}",
             code="bad_level",
         )
     signer = _CertOnlySigner(certificate, chain, prefer_pss=prefer_pss)
@@ -142,14 +151,19 @@ def prepare_deferred(
         name = next_field_name(job, "EdocSignature")
         plan = FieldPlan(name, None, SigFieldSpec(sig_field_name=name), {})
     src.seek(0)
-    # level and TSA checked here (a B-T without TSA is refused before the token is asked)
-    pdf_signer = build_pdf_signer(signer, plan, level=level, md=md, tsa_url=tsa_url)
+    # level and TSA checked here (a B-T without TSA is refused before the token is asked); the
+    # signature itself is a B-T: validation data and archive time-stamp come after it
+    signed_level = "B-B" if level == "B-B" else "B-T"
+    pdf_signer = build_pdf_signer(signer, plan, level=signed_level, md=md,
+                                  tsa_url=tsa_url if level != "B-B" else None)
+    if level in ("B-LT", "B-LTA"):
+        lt_validation_context(signer)  # the whole chain up to its root, or a clear refusal now
 
     async def run():
         session = pdf_signer.init_signing_session(writer)
         session.system_time = t
         tbs = session.prepare_tbs_document(validation_info=None,
-                                           bytes_reserved=_reserve(signer, level))
+                                           bytes_reserved=_reserve(signer, signed_level))
         prepared, output = tbs.digest_tbs_document()
         attrs = await signer.signed_attrs(
             prepared.document_digest, md, attr_settings=PdfCMSSignedAttributes(signing_time=t),
@@ -165,7 +179,7 @@ def prepare_deferred(
         region=(prepared.reserved_region_start, prepared.reserved_region_end),
         certificate=certificate.dump(), chain=[c.dump() for c in chain],
         prefer_pss=prefer_pss, field_name=plan.field_name, level=level,
-        tsa_url=tsa_url if level == "B-T" else None,
+        tsa_url=tsa_url if level != "B-B" else None,
     )
 
 
@@ -203,7 +217,7 @@ def complete_deferred(pending: PendingSignature, signature: bytes) -> bytes:
     _check_value(pending, signature)
     ext = pending._signer(signature)
     attrs = cms.CMSAttributes.load(pending.signed_attrs)
-    timestamper = HTTPTimeStamper(pending.tsa_url) if pending.level == "B-T" else None
+    timestamper = HTTPTimeStamper(pending.tsa_url) if pending.level != "B-B" else None
     try:
         signed = asyncio.run(ext.async_sign_prescribed_attributes(
             pending.md, signed_attrs=attrs, timestamper=timestamper))
@@ -224,4 +238,46 @@ def complete_deferred(pending: PendingSignature, signature: bytes) -> bytes:
         reserved_region_end=pending.region[1],
     )
     PdfTBSDocument.finish_signing(out, prepared, signed)
+    if pending.level in ("B-LT", "B-LTA"):
+        return _long_term(out.getvalue(), pending)
     return out.getvalue()
+
+
+def _long_term(signed: bytes, pending: PendingSignature) -> bytes:
+    """B-LT: the revocation data of every certificate a validator will meet (signer chain, TSA
+    chain, OCSP responders), checked complete, in the DSS; B-LTA: a document time-stamp over it.
+    On failure nothing is returned: completing again later fetches everything again (the
+    token need not sign again)."""
+    vc = lt_validation_context(pending._signer())
+    es = next(e for e in PdfFileReader(io.BytesIO(signed)).embedded_signatures
+              if e.field_name == pending.field_name)
+
+    async def run() -> io.BytesIO:
+        paths = await collect_validation_info(es, vc, skip_timestamp=False)
+        check_complete(SimpleNamespace(validation_paths=paths, ocsps_to_embed=vc.ocsps,
+                                       crls_to_embed=vc.crls))
+        out = await async_add_validation_info(es, vc, output=io.BytesIO())
+        if pending.level == "B-LTA":
+            final = io.BytesIO()
+            await ph_signers.PdfTimeStamper(HTTPTimeStamper(pending.tsa_url)).async_timestamp_pdf(
+                IncrementalPdfFileWriter(out), pending.md, validation_context=vc, output=final)
+            return final
+        return out
+
+    try:
+        return asyncio.run(run_and_release(run(), vc)).getvalue()
+    except SigningError:
+        raise
+    except Exception as e:  # noqa: BLE001 - network, TSA or revocation service failure
+        clear = explain(e)
+        if clear is not None:
+            raise clear from e
+        raise SigningError(
+            f"Không bổ sung được dữ liệu kiểm tra dài hạn ({pending.level}): {e}. Chữ ký chưa "
+            "được công bố; kiểm tra OCSP/CRL và dịch vụ dấu thời gian rồi hoàn tất lại (không "
+            "cần ký lại bằng token).",
+            f"the long-term validation data ({pending.level}) could not be added: {e}; nothing "
+            "was published. Check the OCSP/CRL and time-stamp services and complete again (the "
+            "token need not sign again)",
+            code="ltv_failed",
+        ) from e
