@@ -109,3 +109,61 @@ def test_errors(csc, directive, tmp_path):
     c.call("signatures/signHash", body)
     with pytest.raises(RemoteSignerError):
         c.call("signatures/signHash", body)
+
+
+def test_cli_dev_service_and_remote_signing(pki_server, directive, nss_db, tmp_path):
+    """``edoc pki csc`` serves the dev PKI's keys over CSC v2; ``edoc sign --csc`` signs a
+    directive with them (personal, then the seal) — pdfsig and our validator accept it; a wrong
+    PIN is one clear error and no file."""
+    import json
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from api.cli.main import app
+    from signing.trust import TrustStore
+    from signing.validation import Indication, verify_pdf
+
+    port, token = free_port(), "tok-" + "x" * 20
+    service = subprocess.Popen(
+        [sys.executable, "-m", "api.cli.main", "pki", "csc", "--dir", str(pki_server.directory),
+         "--port", str(port), "--token", token],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.post(base + "/csc/v2/info", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert service.poll() is None, service.communicate()
+                time.sleep(0.1)
+        runner = CliRunner()
+        src, personal, sealed = (tmp_path / n for n in ("in.pdf", "personal.pdf", "sealed.pdf"))
+        src.write_bytes(directive)
+        o, a = pki_server.entity("official-h41"), pki_server.entity("agency-h41")
+        remote = ["--csc", base, "--csc-token", token]
+        r = runner.invoke(app, ["sign", str(src), str(personal), *remote, "--credential", o.id,
+                                "--pin", o.password, "--as", "personal", "--image", str(o.image),
+                                "--json"])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["sign", str(personal), str(sealed), *remote, "--credential",
+                                a.id, "--pin", a.password, "--as", "agency", "--image",
+                                str(a.image), "--number", "12/CT-UBND", "--json"])
+        assert r.exit_code == 0, r.output
+        assert_pdfsig_valid(sealed, nss_db, count=2)
+        trust = TrustStore.from_dirs([pki_server.root.parent], development=True)
+        report = verify_pdf(sealed.read_bytes(), trust=trust)
+        assert report.indication is Indication.TOTAL_PASSED and report.decree30.passed
+
+        bad = tmp_path / "bad.pdf"
+        r = runner.invoke(app, ["sign", str(src), str(bad), *remote, "--credential", o.id,
+                                "--pin", "000000", "--as", "personal", "--image", str(o.image),
+                                "--json"])
+        assert r.exit_code == 1 and not bad.exists()
+        err = json.loads(r.stdout)["error"]
+        assert "PIN" in err["message_en"] or "PIN" in err["message_vi"], err
+    finally:
+        service.terminate()
+        service.communicate(timeout=15)

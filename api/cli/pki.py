@@ -79,3 +79,35 @@ def serve(
         devpki.serve(directory, host, port, quiet=False, on_ready=announce)
     except devpki.DevPkiError as exc:
         _fail(exc)
+
+
+@app.command("csc")
+def csc(
+    directory: Path = _DIR,
+    host: str = typer.Option("127.0.0.1", help="Địa chỉ lắng nghe (listen address)."),
+    port: int = typer.Option(8766, help="Cổng (port)."),
+    token: str | None = typer.Option(
+        None, "--token", envvar="EDOC_CSC_TOKEN",
+        help="Mã truy cập API; mặc định sinh ngẫu nhiên (API access token; random by default)."),
+) -> None:
+    """Dịch vụ ký số từ xa CSC v2 thử nghiệm với các khóa của PKI phát triển
+    (development CSC v2 remote signing service over the dev PKI's keys; Ctrl-C stops)."""
+    import secrets
+
+    import uvicorn
+
+    from signing.csc.service import create_app, state_from_manifest
+
+    try:
+        manifest = devpki.Manifest.load(directory)
+    except devpki.DevPkiError as exc:
+        _fail(exc)
+        return
+    api_token = token or secrets.token_urlsafe(18)
+    state = state_from_manifest(manifest, api_token)
+    typer.echo(f"edoc dev CSC on http://{host}:{port}/csc/v2 — token {api_token}; credentials: "
+               f"{', '.join(state.credentials)} (PIN: the .p12 password in manifest.json; "
+               "development only / chỉ dùng thử nghiệm)")
+    typer.echo(f"edoc sign FILE.pdf --csc http://{host}:{port} --csc-token {api_token} "
+               "--credential official-h41 --pin PIN --as personal --image …")
+    uvicorn.run(create_app(state), host=host, port=port, log_level="warning")

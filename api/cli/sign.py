@@ -100,11 +100,20 @@ def close_signer(signer) -> None:
         close()
 
 
-def open_signer(p12, password, pkcs11_lib, token, pin, key_label, pss):
-    if p12 and pkcs11_lib:
+def open_signer(p12, password, pkcs11_lib, token, pin, key_label, pss, csc=None,
+                csc_token=None, credential=None):
+    if sum(bool(x) for x in (p12, pkcs11_lib, csc)) > 1:
         raise _usage(
-            "Chỉ dùng một trong --p12 hoặc --pkcs11-lib.", "use either --p12 or --pkcs11-lib"
+            "Chỉ dùng một trong --p12, --pkcs11-lib hoặc --csc.",
+            "use one of --p12, --pkcs11-lib or --csc",
         )
+    if csc:
+        if not (csc_token and credential and pin is not None):
+            raise _usage("Ký từ xa cần --csc-token, --credential và --pin.",
+                         "remote signing needs --csc-token, --credential and --pin")
+        from signing.csc.client import CscRemoteSigner
+
+        return CscRemoteSigner(csc, credential, token=csc_token, pin=pin, prefer_pss=pss)
     if p12:
         from signing.signers.pkcs12 import Pkcs12Signer
 
@@ -116,8 +125,10 @@ def open_signer(p12, password, pkcs11_lib, token, pin, key_label, pss):
 
         return Pkcs11Signer.open(pkcs11_lib, token, pin, key_label, prefer_pss=pss)
     raise _usage(
-        "Cần khóa ký: --p12 TỆP --password MẬT_KHẨU hoặc --pkcs11-lib/--token/--pin.",
-        "a signing key is needed: --p12 FILE --password P or --pkcs11-lib/--token/--pin",
+        "Cần khóa ký: --p12 TỆP --password MẬT_KHẨU, --pkcs11-lib/--token/--pin hoặc "
+        "--csc/--csc-token/--credential/--pin.",
+        "a signing key is needed: --p12 FILE --password P, --pkcs11-lib/--token/--pin or "
+        "--csc/--csc-token/--credential/--pin",
     )
 
 
@@ -132,6 +143,12 @@ def sign(
     token: str | None = typer.Option(None, "--token", help="Nhãn token (token label)."),
     pin: str | None = typer.Option(None, "--pin", envvar="EDOC_PIN", help="PIN của token."),
     key_label: str | None = typer.Option(None, "--key-label", help="Nhãn khóa trên token."),
+    csc: str | None = typer.Option(
+        None, "--csc", help="Dịch vụ ký số từ xa CSC v2 (remote signing service URL)."),
+    csc_token: str | None = typer.Option(
+        None, "--csc-token", envvar="EDOC_CSC_TOKEN", help="Mã truy cập dịch vụ CSC."),
+    credential: str | None = typer.Option(
+        None, "--credential", help="Mã khóa ký trên dịch vụ CSC (credential ID)."),
     as_: str = typer.Option(
         "personal", "--as", help="personal | agency | attachment | copy"
     ),
@@ -168,7 +185,8 @@ def sign(
                 "Cần IN.pdf OUT.pdf, hoặc --batch THƯ_MỤC --out THƯ_MỤC.",
                 "give IN.pdf OUT.pdf, or --batch DIR --out DIR",
             )
-        signer = open_signer(p12, password, pkcs11_lib, token, pin, key_label, pss)
+        signer = open_signer(p12, password, pkcs11_lib, token, pin, key_label, pss, csc,
+                             csc_token, credential)
         appearance = build_appearance(
             as_,
             signer,

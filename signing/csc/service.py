@@ -65,6 +65,17 @@ class CscState:
     signatures_made: int = 0
 
 
+def state_from_manifest(manifest, api_token: str) -> CscState:
+    """Every official and agency seal of a development PKI as a credential: its id is the
+    entity id, its user the agency code, its PIN the entity's PKCS#12 password."""
+    creds = {}
+    for e in manifest.entities:
+        if e.role in ("official", "agency", "revoked", "expired"):
+            signer = Pkcs12Signer.load(e.p12, e.password)
+            creds[e.id] = Credential(e.id, e.agency_code or e.id, signer, e.password, e.name)
+    return CscState(api_token, creds)
+
+
 class CscError(Exception):
     def __init__(self, status: int, error: str, description: str):
         super().__init__(description)
