@@ -602,3 +602,45 @@ def test_sha1_signed_certificate_in_the_chain_is_reported(tmp_path, directive, c
     assert sig.indication is Indication.INDETERMINATE
     assert sig.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
     assert any("Legacy Signer" in w and "SHA1" in w for w in sig.warnings), sig.warnings
+
+
+def _add_box(rect: tuple[float, float, float, float], subtype: str = "/Square"):
+    """An opaque white box annotation (the "evil annotation" overlay) at ``rect`` on page 1."""
+    def edit(w):
+        page_ref = w.root["/Pages"]["/Kids"].raw_get(0)
+        page = page_ref.get_object()
+        box = w.add_object(generic.DictionaryObject({
+            generic.NameObject("/Type"): generic.NameObject("/Annot"),
+            generic.NameObject("/Subtype"): generic.NameObject(subtype),
+            generic.NameObject("/Rect"): generic.ArrayObject(
+                [generic.FloatObject(v) for v in rect]),
+            generic.NameObject("/IC"): generic.ArrayObject([generic.FloatObject(1)] * 3),
+            generic.NameObject("/C"): generic.ArrayObject([generic.FloatObject(1)] * 3),
+        }))
+        annots = page.get("/Annots")
+        arr = generic.ArrayObject(list(annots) if annots else [])
+        arr.append(box)
+        page[generic.NameObject("/Annots")] = arr
+        w.mark_update(page_ref)
+    return edit
+
+
+def test_annotation_over_signed_text_is_named(signed, trust):
+    """An annotation added after signing over the directive's title is allowed (a person may
+    annotate) but named in a warning with the text it covers; one in the margin is not."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from signing.appearances.locate import page_lines
+
+    lines = page_lines(PdfFileReader(io.BytesIO(signed)), 0)
+    title = next(ln for ln in lines if "CHỈ THỊ" in ln.text.upper())
+    over = verify_pdf(incremental(signed, _add_box(title.bbox)), trust=trust, revocation="off")
+    personal, seal = over.signatures
+    for sig in (personal, seal):
+        assert ("annotations", True) in {(c.kind, c.allowed) for c in sig.changes}
+        assert sig.indication is not Indication.TOTAL_FAILED
+        assert any("covers signed text" in w and title.text[:10] in w for w in sig.warnings), \
+            sig.warnings
+    margin = verify_pdf(incremental(signed, _add_box((2, 2, 12, 12))), trust=trust,
+                        revocation="off")
+    assert not any("covers signed text" in w for s in margin.signatures for w in s.warnings)

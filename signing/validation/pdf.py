@@ -29,6 +29,7 @@ from signing.validation.cms import (
 )
 from signing.validation.decree30 import decree30
 from signing.validation.judge import Options, fill_identity, judge, tsa_purpose_problem
+from signing.validation.overlays import covered_text
 from signing.validation.pdfsigner import level_of, signer_facts
 from signing.validation.rawpdf import from_bytes
 from signing.validation.report import (
@@ -423,6 +424,8 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
             sig.facts.problems.append(f"changes after signing could not be analysed: {exc}")
         known = {c.kind for c in sig.facts.changes}
         sig.facts.changes.extend(c for c in found if c.kind not in known)
+        if any(c.kind == "annotations" for c in found):
+            sig.warnings += [f"check visually: {line}" for line in covered_text(reader, sr)]
     elif ranges_ok and sr is None:
         sig.facts.format_problems.append("the signed bytes do not contain a complete revision")
     sig.level = level_of(sig.facts.subfilter, facts, bool(dss_ocsps or dss_crls))
