@@ -20,7 +20,9 @@ def test_demo_with_two_communes(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert set(summary) == {"ok", "document", "recipients"} and summary["ok"] is True
+    assert set(summary) == {"ok", "document", "recipients", "audit"} and summary["ok"] is True
+    assert set(summary["audit"]) == {"province", "district", "hub"}
+    assert all(a["ok"] and a["entries"] >= 2 for a in summary["audit"].values())
     assert summary["document"]["number"] == "01/CT-UBND"
     assert len(summary["document"]["sha256"]) == 64
     codes = {r["agency_code"] for r in summary["recipients"]}

@@ -96,6 +96,7 @@ def demo(
     """Tỉnh ban hành chỉ thị ký số tới mọi xã, đầu cuối (a signed directive, end to end)."""
     from api.cluster import LEGACY_COMMUNE, PROVINCE, layout, province_topology, running  # noqa: PLC0415
     from api.directive import document_json, sign_directive  # noqa: PLC0415
+    from exchange_axis.config import AuditSettings  # noqa: PLC0415
 
     # SIGTERM (timeout, CI cancel) unwinds like Ctrl-C, so the node processes are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -108,7 +109,11 @@ def demo(
         raise typer.Exit(1) from None
     specs, recipients = province_topology(communes)
     nodes_dir = out / "nodes"
-    paths = layout(nodes_dir, manifest, specs)
+
+    def audited(cfg: Any) -> None:  # each node time-stamps its audit log through the dev TSA
+        cfg.audit = AuditSettings(tsa_url=manifest.tsa_url, anchor_every_seconds=1.0)
+
+    paths = layout(nodes_dir, manifest, specs, extra=audited)
     summary: dict[str, Any] = {"ok": False, "document": {}, "recipients": []}
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -151,16 +156,23 @@ def demo(
         (out / "reports" / "verification.json").write_text(
             json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
         rows = track["recipients"]
+        audit = _audit_trails(paths, manifest)
         ok = len(rows) == len(recipients) and all(
-            r["indication"] == "TOTAL_PASSED" and r["status"] in ("01", "03") for r in rows)
+            r["indication"] == "TOTAL_PASSED" and r["status"] in ("01", "03") for r in rows
+        ) and all(a["ok"] for a in audit.values())
         summary = {
             "ok": ok,
             "document": {"number": directive.code, "sha256": directive.sha256},
             "recipients": [{"agency_code": r["agency_code"], "name": r["name"],
                             "status": r["status"], "indication": r["indication"],
                             "received_at": r["received_at"]} for r in rows],
+            "audit": audit,
         }
         _print_table(track, directive.code, LEGACY_COMMUNE[0])
+        console.print("Nhật ký kiểm toán (audit logs): " + "; ".join(
+            f"{name} {a['entries']} bản ghi/entries, {a['anchors']} mốc thời gian/anchors, "
+            + ("nguyên vẹn (intact)" if a["ok"] else f"HỎNG (broken): {a['reason']}")
+            for name, a in audit.items()))
     finally:
         (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2),
                                           encoding="utf-8")
@@ -172,6 +184,26 @@ def demo(
                       "(not every commune received a valid document)[/red]")
         raise typer.Exit(1)
     console.print(f"[green]Xong.[/green] Kết quả trong {out}/ (summary.json)")
+
+
+def _audit_trails(paths: dict[str, Path], manifest: Any) -> dict[str, dict[str, Any]]:
+    """Each node's hash-chained audit log checked after the run, time-stamps included."""
+    from exchange_axis.config import load  # noqa: PLC0415
+    from signing.tsa import token_verifier  # noqa: PLC0415
+    from storage.db import Database  # noqa: PLC0415
+
+    verify = token_verifier([Path(manifest.root)])
+    out = {}
+    for name, path in paths.items():
+        db = Database(load(path).database_url)
+        try:
+            with db.uow() as uow:
+                report = uow.audit.verify(token_verifier=verify)
+        finally:
+            db.dispose()
+        out[name] = {"ok": report.ok, "entries": report.entries, "anchors": report.anchors,
+                     "reason": None if report.ok else report.reason_en}
+    return out
 
 
 def _write_outputs(out: Path, packages: list[dict[str, Any]], track: dict[str, Any],
