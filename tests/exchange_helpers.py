@@ -8,8 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from api.cluster import PROVINCE, NodeProcess, province_topology
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, province_topology
 from api.directive import SignedDirective, document_json, sign_directive
+
+
+def province_and_hub(*province_agencies: tuple[str, str]) -> list[NodeSpec]:
+    """The two-node topology most exchange tests use: the province (its People's Committee and
+    any ``province_agencies``) routes ``*.H41`` to a hub hosting the two named communes."""
+    return [NodeSpec("province", "node-province", agencies=[PROVINCE, *province_agencies],
+                     routes=[("*.H41", "hub")], peers=["hub"]),
+            NodeSpec("hub", "node-hub", agencies=NAMED_COMMUNES, upstream="province",
+                     peers=["province"])]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition",

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, layout
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, layout
 from api.directive import document_json, sign_directive
 from exchange_axis.config import WorkerSettings, load
-from tests.exchange_helpers import assert_consistent, db_counts, wait_for
+from tests.exchange_helpers import assert_consistent, db_counts, province_and_hub, wait_for
 
 FAST = WorkerSettings(base_delay=0.1, max_delay=0.5, max_attempts=10_000, poll_interval=0.05)
 
@@ -30,10 +30,7 @@ def test_randomized_kills_deliver_exactly_once(tmp_path: Path, pki_server) -> No
     kills_wanted = int(os.environ.get("EDOC_CAMPAIGN_KILLS", "100"))
     rng = random.Random(int(os.environ.get("EDOC_CAMPAIGN_SEED", "7")))
     directive = sign_directive(pki_server, lambda _n: "61")
-    specs = [NodeSpec("province", "node-province", agencies=[PROVINCE],
-                      routes=[("*.H41", "hub")], peers=["hub"]),
-             NodeSpec("hub", "node-hub", agencies=NAMED_COMMUNES, upstream="province",
-                      peers=["province"])]
+    specs = province_and_hub()
     paths = layout(tmp_path, pki_server, specs, worker=FAST)
     nodes = {name: NodeProcess(p).start() for name, p in paths.items()}
     stop = threading.Event()

@@ -18,10 +18,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, layout
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, layout
 from api.directive import document_json, sign_directive
 from exchange_axis.config import WorkerSettings
-from tests.exchange_helpers import all_have, assert_consistent, set_crash, statuses, wait_for
+from tests.exchange_helpers import (
+    all_have,
+    assert_consistent,
+    province_and_hub,
+    set_crash,
+    statuses,
+    wait_for,
+)
 
 FAST = WorkerSettings(base_delay=0.2, max_delay=1.0, max_attempts=50, poll_interval=0.1)
 
@@ -32,10 +39,7 @@ def directive(pki_server):
 
 
 def _pair(tmp: Path, manifest) -> dict[str, Path]:
-    specs = [NodeSpec("province", "node-province", agencies=[PROVINCE],
-                      routes=[("*.H41", "hub")], peers=["hub"]),
-             NodeSpec("hub", "node-hub", agencies=NAMED_COMMUNES, upstream="province",
-                      peers=["province"])]
+    specs = province_and_hub()
     return layout(tmp, manifest, specs, worker=FAST)
 
 

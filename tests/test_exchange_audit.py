@@ -16,14 +16,14 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, layout
+from api.cluster import NAMED_COMMUNES, PROVINCE, layout, running
 from api.directive import document_json, sign_directive
 from exchange_axis.config import AuditSettings, WorkerSettings
 from signing.tsa import token_verifier
 from storage.db import Database
 from storage.db import models as m
 from storage.objects import open_store
-from tests.exchange_helpers import all_have, statuses, wait_for
+from tests.exchange_helpers import all_have, province_and_hub, statuses, wait_for
 
 C1, C2 = (c for c, _ in NAMED_COMMUNES)
 
@@ -55,10 +55,7 @@ def _verify_cli(db_url: str, pki_dir: Path) -> subprocess.CompletedProcess:
 
 
 def test_nodes_audit_what_they_send_and_receive(tmp_path: Path, pki_server) -> None:
-    specs = [NodeSpec("province", "node-province", agencies=[PROVINCE],
-                      routes=[("*.H41", "hub")], peers=["hub"]),
-             NodeSpec("hub", "node-hub", agencies=NAMED_COMMUNES, upstream="province",
-                      peers=["province"])]
+    specs = province_and_hub()
 
     def with_tsa(cfg) -> None:
         cfg.audit = AuditSettings(tsa_url=pki_server.tsa_url, anchor_every_seconds=0.5)
@@ -66,10 +63,9 @@ def test_nodes_audit_what_they_send_and_receive(tmp_path: Path, pki_server) -> N
     paths = layout(tmp_path, pki_server, specs, worker=WorkerSettings(poll_interval=0.1),
                    extra=with_tsa)
     directive = sign_directive(pki_server, lambda _n: "71")
-    hub = NodeProcess(paths["hub"]).start()
-    province = NodeProcess(paths["province"]).start()
-    p_db, h_db = province.cfg.database_url, hub.cfg.database_url
-    try:
+    with running(paths) as nodes:
+        province, hub = nodes["province"], nodes["hub"]
+        p_db, h_db = province.cfg.database_url, hub.cfg.database_url
         with province.admin() as p, hub.admin() as h:
             doc_id = p.call("POST", "/admin/v1/issue", json=document_json(
                 directive, PROVINCE, NAMED_COMMUNES))["document_id"]
@@ -81,9 +77,6 @@ def test_nodes_audit_what_they_send_and_receive(tmp_path: Path, pki_server) -> N
             wait_for(lambda: _anchors(p_db) and _anchors(h_db), 30, "both heads anchored")
             wait_for(lambda: any(a == "receive" and d.get("status") == "02"
                                  for a, _s, d in _entries(p_db)), 30, "02 audited")
-    finally:
-        province.stop()
-        hub.stop()
 
     sent, received = _entries(p_db), _entries(h_db)
     # the sender: the issue names the signed file's bytes and the package that left

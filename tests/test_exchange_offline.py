@@ -13,17 +13,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, layout
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, layout
 from api.directive import document_json, sign_directive
 from exchange_axis.config import WorkerSettings, load
-from tests.exchange_helpers import all_have, db_counts, wait_for
+from tests.exchange_helpers import all_have, db_counts, province_and_hub, wait_for
 
 
 def _pair(tmp: Path, manifest, worker: WorkerSettings) -> dict[str, Path]:
-    specs = [NodeSpec("province", "node-province", agencies=[PROVINCE],
-                      routes=[("*.H41", "hub")], peers=["hub"]),
-             NodeSpec("hub", "node-hub", agencies=NAMED_COMMUNES, upstream="province",
-                      peers=["province"])]
+    specs = province_and_hub()
     return layout(tmp, manifest, specs, worker=worker)
 
 

@@ -7,20 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, layout
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, layout
 from api.directive import document_json, sign_directive
 from exchange_axis.config import WorkerSettings
-from tests.exchange_helpers import all_have, statuses, wait_for
+from tests.exchange_helpers import all_have, province_and_hub, statuses, wait_for
 
 C1, C2 = (c for c, _ in NAMED_COMMUNES)
 DEPARTMENT = ("000.00.05.H41", "Sở Nội vụ tỉnh Nghệ An")  # hosted on the province's own node
 
 
 def test_take_back_and_revoke(tmp_path: Path, pki_server) -> None:
-    specs = [NodeSpec("province", "node-province", agencies=[PROVINCE, DEPARTMENT],
-                      routes=[("*.H41", "hub")], peers=["hub"]),
-             NodeSpec("hub", "node-hub", agencies=NAMED_COMMUNES, upstream="province",
-                      peers=["province"])]
+    specs = province_and_hub(DEPARTMENT)
     paths = layout(tmp_path, pki_server, specs, worker=WorkerSettings(poll_interval=0.1))
     directive = sign_directive(pki_server, lambda _n: "81")
     hub = NodeProcess(paths["hub"]).start()

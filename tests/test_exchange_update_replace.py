@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, layout
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, layout
 from api.directive import document_json, sign_directive
 from exchange_axis.config import WorkerSettings
 from storage.db import Database
 from storage.db import models as m
 from storage.objects import open_store
-from tests.exchange_helpers import db_counts, statuses, tracking, wait_for
+from tests.exchange_helpers import db_counts, province_and_hub, statuses, tracking, wait_for
 
 C1, C2 = (c for c, _ in NAMED_COMMUNES)
 
@@ -56,10 +56,7 @@ def _descriptions(db_url: str, external_id: str) -> dict[str, str | None]:
 
 
 def test_update_and_replace(tmp_path: Path, pki_server) -> None:
-    specs = [NodeSpec("province", "node-province", agencies=[PROVINCE],
-                      routes=[("*.H41", "hub")], peers=["hub"]),
-             NodeSpec("hub", "node-hub", agencies=NAMED_COMMUNES, upstream="province",
-                      peers=["province"])]
+    specs = province_and_hub()
     paths = layout(tmp_path, pki_server, specs, worker=WorkerSettings(poll_interval=0.1))
     first = sign_directive(pki_server, lambda _n: "81")
     hub = NodeProcess(paths["hub"]).start()
