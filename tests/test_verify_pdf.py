@@ -641,6 +641,8 @@ def test_annotation_over_signed_text_is_named(signed, trust):
         assert sig.indication is not Indication.TOTAL_FAILED
         assert any("covers signed text" in w and title.text[:10] in w for w in sig.warnings), \
             sig.warnings
+        assert "Cảnh báo: cần xem lại bằng mắt: trang 1" in sig.summary_vi, sig.summary_vi
+        assert "che phần chữ đã ký" in sig.summary_vi and "Warnings: check" in sig.summary_en
     margin = verify_pdf(incremental(signed, _add_box((2, 2, 12, 12))), trust=trust,
                         revocation="off")
     assert not any("covers signed text" in w for s in margin.signatures for w in s.warnings)

@@ -61,6 +61,33 @@ _SUB_EN = {
 }
 
 
+#: Vietnamese for the phrases of the warnings the validator writes, applied in order (the
+#: technical detail stays as written: names, times, library messages).
+_WARNING_VI = (
+    ("time-stamp not used as proof of the signing time: ",
+     "dấu thời gian không được dùng làm bằng chứng thời điểm ký: "),
+    ("check visually: page ", "cần xem lại bằng mắt: trang "),
+    (" annotation added after signing covers signed text: ",
+     " (chú thích thêm sau khi ký) che phần chữ đã ký: "),
+    (": a ", ": chú thích "),
+    ("algorithm below Circular 15/2025 requirements: ",
+     "thuật toán không đáp ứng Thông tư 15/2025: "),
+    ("revocation status could not be established (Circular 15/2025 warning): ",
+     "không xác định được tình trạng thu hồi (cảnh báo theo Thông tư 15/2025): "),
+    ("revocation status was not checked (checking switched off)",
+     "không kiểm tra tình trạng thu hồi (đã tắt kiểm tra)"),
+    ("document time-stamp ", "dấu thời gian tài liệu "),
+    ("time-stamp token does not verify: ", "dấu thời gian không kiểm tra được: "),
+)
+
+
+def warning_vi(text: str) -> str:
+    """A validator warning in Vietnamese (its known phrases translated)."""
+    for en, vi in _WARNING_VI:
+        text = text.replace(en, vi, 1)
+    return text
+
+
 def _t(value: datetime | None) -> str:
     if value is None:
         return "—"
@@ -129,4 +156,7 @@ def summarise(sig: SignatureReport) -> tuple[str, str]:
         f"Signing time: {_t(sig.signing_time)}{ts_en}. Integrity: {integ_en}. "
         f"Certificate validity: {validity_en}. Certificate status: {rev_en}."
     )
+    if sig.warnings:
+        vi += " Cảnh báo: " + "; ".join(warning_vi(w) for w in sig.warnings) + "."
+        en += " Warnings: " + "; ".join(sig.warnings) + "."
     return vi, en
