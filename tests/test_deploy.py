@@ -1,0 +1,38 @@
+"""The deployment files stay true: ``deploy/node.toml`` (the node of docker-compose.yml) is a
+valid node configuration whose certificate paths are where ``edoc pki init`` puts them, and the
+development PKI made for the compose network names services the node can reach (``pki:8765``).
+``docker-compose config -q`` itself runs in .ci/run (there is no Docker engine to start it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from exchange_axis.config import load
+
+ROOT = Path(__file__).resolve().parent.parent
+MOUNT = "/var/lib/edoc/certs-dev"
+
+
+def test_compose_node_config_matches_the_pki_layout(tmp_path: Path) -> None:
+    pki = tmp_path / "certs-dev"
+    r = CliRunner().invoke(app, ["pki", "init", "--dir", str(pki), "--host", "pki", "--port",
+                                 "8765", "--json"])
+    assert r.exit_code == 0, r.output
+    text = (ROOT / "deploy" / "node.toml").read_text(encoding="utf-8")
+    local = tmp_path / "node.toml"
+    local.write_text(text.replace(MOUNT, str(pki)), encoding="utf-8")
+    cfg = load(local)
+    assert cfg.listen == "0.0.0.0:8443" and cfg.database_url.startswith("postgresql+psycopg://")
+    assert cfg.store_url.startswith("s3://") and "@minio:9000/edoc-originals" in cfg.store_url
+    assert cfg.audit.tsa_url == "http://pki:8765/tsa"
+    for path in (cfg.tls.cert, cfg.tls.key, cfg.tls.ca, *cfg.trust_dirs):
+        assert path.exists(), path
+    from signing.devpki import Manifest
+
+    manifest = Manifest.load(pki)
+    assert manifest.tsa_url == cfg.audit.tsa_url and manifest.ocsp_url.startswith("http://pki:")
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "./deploy/node.toml:/etc/edoc/node.toml" in compose and "--host pki" in compose
