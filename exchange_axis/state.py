@@ -284,28 +284,31 @@ class NodeState:
                             now: dt.datetime) -> None:
         """Several rows delivered by one bundle: one transaction."""
         with self.session() as s, s.begin():
-            for item, answer, receipt in done:
-                self._delivered(s, item, answer, receipt, now)
-            self._audit(s, "delivered", f"bundle:{done[0][0].next_hop}" if done else "bundle",
-                        {"items": [_delivery(item, answer) for item, answer, _r in done]})
+            marked = [(item, answer) for item, answer, receipt in done
+                      if self._delivered(s, item, answer, receipt, now)]
+            if marked:
+                self._audit(s, "delivered", f"bundle:{marked[0][0].next_hop}",
+                            {"items": [_delivery(item, answer) for item, answer in marked]})
 
     def mark_delivered(self, item: OutboxItem, answer: bytes, receipt: Any,
                        now: dt.datetime) -> None:
         """The row is done; what the receipt says about each recipient becomes its status."""
         with self.session() as s, s.begin():
-            self._delivered(s, item, answer, receipt, now)
-            self._audit(s, "delivered", f"outbox:{item.id}", _delivery(item, answer))
+            if self._delivered(s, item, answer, receipt, now):
+                self._audit(s, "delivered", f"outbox:{item.id}", _delivery(item, answer))
 
     def _delivered(self, s: Session, item: OutboxItem, answer: bytes, receipt: Any,
-                   now: dt.datetime) -> None:
+                   now: dt.datetime) -> bool:
+        """Mark the row delivered; False if it is no longer ours (its lease expired and another
+        worker took it), so only the worker that marked it records the delivery."""
         if not OutboxRepository(s).mark_delivered(item.id, worker=self.worker_id,
                                                   receipt=answer, now=now):
-            return  # no longer ours (lease expired and another worker took it)
+            return False
         if item.kind != "document" or item.document_id is None:
-            return
+            return True
         doc = s.get(m.Document, item.document_id)
         if doc is None or doc.direction != "outgoing":
-            return
+            return True
         indication = next(iter(receipt.verdicts.values()), None)
         events = [{"document_id": doc.id, "external_document_id": doc.external_id,
                    "agency_code": o.agency_code, "status_code": o.status,
@@ -316,6 +319,7 @@ class NodeState:
             s.execute(m.StatusEvent.__table__.insert(), events)
         self._update_deliveries(s, doc.id, receipt.recipients, receipt.received_at,
                                 indication)
+        return True
 
     def _update_deliveries(self, s: Session, doc_id: int, outcomes: Iterable[Any],
                            at: dt.datetime, indication: str | None = None) -> None:
