@@ -78,6 +78,19 @@ def set_crash(path: Path, point: str | None) -> None:
     path.write_text(dump(cfg), encoding="utf-8")
 
 
+def scalars(db_url: str, stmt) -> list[Any]:
+    """The first column of one SELECT against a node's database, read directly (not through
+    the node)."""
+    from storage.db import Database  # noqa: PLC0415
+
+    db = Database(db_url)
+    try:
+        with db.sessions() as s:
+            return list(s.scalars(stmt).all())
+    finally:
+        db.dispose()
+
+
 def db_counts(db_url: str) -> dict[str, Any]:
     """Row counts and invariants of one node's database, read directly (not via the node)."""
     from sqlalchemy import func, select

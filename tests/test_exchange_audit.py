@@ -23,28 +23,18 @@ from signing.tsa import token_verifier
 from storage.db import Database
 from storage.db import models as m
 from storage.objects import open_store
-from tests.exchange_helpers import all_have, province_and_hub, statuses, wait_for
+from tests.exchange_helpers import all_have, province_and_hub, scalars, statuses, wait_for
 
 C1, C2 = (c for c, _ in NAMED_COMMUNES)
 
 
 def _entries(db_url: str) -> list[tuple[str, str, dict]]:
-    db = Database(db_url)
-    try:
-        with db.sessions() as s:
-            return [(e.action, e.subject, json.loads(e.details)) for e in s.scalars(
-                select(m.AuditEntry).order_by(m.AuditEntry.seq))]
-    finally:
-        db.dispose()
+    return [(e.action, e.subject, json.loads(e.details)) for e in scalars(
+        db_url, select(m.AuditEntry).order_by(m.AuditEntry.seq))]
 
 
 def _anchors(db_url: str) -> int:
-    db = Database(db_url)
-    try:
-        with db.sessions() as s:
-            return len(s.scalars(select(m.AuditAnchor)).all())
-    finally:
-        db.dispose()
+    return len(scalars(db_url, select(m.AuditAnchor.id)))
 
 
 def _verify_cli(db_url: str, pki_dir: Path) -> subprocess.CompletedProcess:
@@ -97,15 +87,11 @@ def test_nodes_audit_what_they_send_and_receive(tmp_path: Path, pki_server) -> N
     assert set(arrived["verdicts"].values()) == {"TOTAL_PASSED"}
     clerk = [(a, d) for a, _s, d in _entries(h_db) if a == "status_sent"]
     assert clerk and clerk[0][1]["statuses"] == {C1: "02"}
-    assert _staff_actor(h_db) == ["clerk:Nguyễn Văn Thư"]
-    db = Database(p_db)  # who refused travels with the 02 (StaffInfo) to the sender's record
-    try:
-        with db.sessions() as s:
-            staff = s.scalars(select(m.StatusEvent.staff).where(
-                m.StatusEvent.status_code == "02")).all()
-    finally:
-        db.dispose()
-    assert staff == [{"staff": "Nguyễn Văn Thư"}]
+    assert scalars(h_db, select(m.AuditEntry.actor).where(
+        m.AuditEntry.action == "status_sent")) == ["clerk:Nguyễn Văn Thư"]
+    # who refused travels with the 02 (StaffInfo) to the sender's record
+    assert scalars(p_db, select(m.StatusEvent.staff).where(
+        m.StatusEvent.status_code == "02")) == [{"staff": "Nguyễn Văn Thư"}]
 
     # each database verifies with its anchors (TSA signatures checked against the dev root)
     verify = token_verifier([Path(pki_server.root)])
@@ -131,12 +117,3 @@ def test_nodes_audit_what_they_send_and_receive(tmp_path: Path, pki_server) -> N
     bad = _verify_cli(h_db, pki_server.directory)
     assert bad.returncode == 1 and "first_bad=" in bad.stdout
 
-
-def _staff_actor(db_url: str) -> list[str]:
-    db = Database(db_url)
-    try:
-        with db.sessions() as s:
-            return list(s.scalars(select(m.AuditEntry.actor)
-                                  .where(m.AuditEntry.action == "status_sent")))
-    finally:
-        db.dispose()

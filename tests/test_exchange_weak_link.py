@@ -15,13 +15,13 @@ from sqlalchemy import select
 from api.cluster import NAMED_COMMUNES, PROVINCE, layout, running
 from api.directive import document_json, sign_directive
 from exchange_axis.config import WorkerSettings, load
-from storage.db import Database
 from storage.db import models as m
 from tests.exchange_helpers import (
     all_have,
     assert_consistent,
     db_counts,
     province_and_hub,
+    scalars,
     wait_for,
 )
 from tests.fixtures.pki import free_port
@@ -112,14 +112,8 @@ def test_directive_crosses_a_slow_link_that_cuts_mid_transfer(tmp_path: Path,
                 directive, PROVINCE, NAMED_COMMUNES))["document_id"]
         wait_for(all_have(province, doc_id, "01"), 120, "01 from both communes over the link")
         assert link.cut == 3 and link.connections >= 4
-        p_db = province.cfg.database_url
-        db = Database(p_db)
-        try:
-            with db.sessions() as s:
-                attempts = s.scalars(select(m.OutboxItem.attempts).where(
-                    m.OutboxItem.kind == "document")).all()
-        finally:
-            db.dispose()
+        attempts = scalars(province.cfg.database_url, select(m.OutboxItem.attempts).where(
+            m.OutboxItem.kind == "document"))
         assert attempts and max(attempts) >= 4, attempts  # three cut, one through
         held = assert_consistent(hub.cfg.database_url, hub.cfg.store_url)
         assert held["incoming_documents"] == 2 and held["incoming_per_agency_doc"] == 1
