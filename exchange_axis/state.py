@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -739,9 +740,7 @@ def _delivery(item: OutboxItem, answer: bytes) -> dict[str, Any]:
 
 def _arrival(arrival: Any, answer: bytes) -> dict[str, Any]:
     """Which bytes came, from where, what was decided and answered (the signed receipt)."""
-    outcomes: dict[str, int] = {}
-    for o in arrival.outcomes:
-        outcomes[o.status] = outcomes.get(o.status, 0) + 1
+    outcomes = dict(Counter(o.status for o in arrival.outcomes))
     details: dict[str, Any] = {
         "kind": arrival.kind, "sender": arrival.sender, "document_id": arrival.document_id,
         "came_from": arrival.came_from, "package_sha256": arrival.package_sha256,

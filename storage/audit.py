@@ -183,16 +183,6 @@ class AuditLog:
         self.session.flush()
         return anchor
 
-    def anchor_if_due(
-        self, timestamper: Timestamper, *, every: dt.timedelta = dt.timedelta(hours=1)
-    ) -> AuditAnchor | None:
-        """Anchor when the head moved and the last anchor is older than ``every``."""
-        due = self.anchor_due(every)
-        if due is None:
-            return None
-        seq, head_hash = due
-        return self.add_anchor(seq, head_hash, timestamper(bytes.fromhex(head_hash)))
-
     # -- verification ----------------------------------------------------------------------
     def verify(self, token_verifier: TokenVerifier | None = None) -> AuditReport:
         """Walk the chain; report the first bad entry with the reason (vi and en)."""

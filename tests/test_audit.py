@@ -129,13 +129,15 @@ def test_forged_token_detected(db: Database) -> None:
     assert not report.ok and report.first_bad == 10
 
 
-def test_anchor_if_due(db: Database) -> None:
+def test_anchor_due(db: Database) -> None:
+    hour = dt.timedelta(hours=1)
     with db.uow() as uow:
-        assert uow.audit.anchor_if_due(fake_tsa) is not None
-        assert uow.audit.anchor_if_due(fake_tsa) is None  # head did not move
+        assert uow.audit.anchor_due(hour) is not None  # never anchored
+        uow.audit.anchor(fake_tsa)
+        assert uow.audit.anchor_due(hour) is None  # head did not move
         uow.audit.append("x", "y", "z")
-        assert uow.audit.anchor_if_due(fake_tsa) is None  # too soon
-        assert uow.audit.anchor_if_due(fake_tsa, every=dt.timedelta(0)) is not None
+        assert uow.audit.anchor_due(hour) is None  # too soon
+        assert uow.audit.anchor_due(dt.timedelta(0)) == uow.audit.head()
         uow.commit()
 
 

@@ -222,7 +222,7 @@ class S3Store(ObjectStore):
         headers = self._headers(sp.hexdigest)
         headers["If-None-Match"] = "*"
         # No explicit Content-MD5: over HTTP the body's SHA-256 is signed (the one we computed for
-        # the key, not computed again) and the server checks it; over HTTPS the SDK adds
+        # the key, not computed again; MinIO and AWS check it); over HTTPS the SDK adds
         # Content-MD5 itself (AWS wants one with lock headers).
         headers[PAYLOAD_SHA256] = sp.hexdigest
         try:
