@@ -26,6 +26,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from edoc.errors import EdocError
 from exchange_axis.config import NodeConfig
 from exchange_axis.errors import ExchangeError
 from exchange_axis.node import Node
@@ -70,6 +71,11 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(ExchangeError)
     async def _bad_request(_request: Request, exc: ExchangeError) -> JSONResponse:
         return JSONResponse({"error": exc.code, "message_vi": exc.message_vi,
+                             "message_en": exc.message_en}, status_code=400)
+
+    @app.exception_handler(EdocError)
+    async def _refused(_request: Request, exc: EdocError) -> JSONResponse:
+        return JSONResponse({"error": type(exc).__name__, "message_vi": exc.message_vi,
                              "message_en": exc.message_en}, status_code=400)
 
     def operator(request: Request) -> None:
@@ -155,12 +161,41 @@ def create_app(node: Node) -> FastAPI:
     return app
 
 
-def serve(cfg: NodeConfig) -> None:
-    """Run a node until SIGINT/SIGTERM (blocking)."""
+def serve(cfg: NodeConfig, office: Any = None) -> None:
+    """Run a node until SIGINT/SIGTERM (blocking). With ``office`` (the ``[office]`` settings)
+    the e-office app for the node's people is served too, in the same process and event loop,
+    on its own port: it shares the node's database, store and outbox worker."""
     node = Node(cfg)
+    peer_app = create_app(node)
     config = uvicorn.Config(
-        create_app(node), host=cfg.host, port=cfg.port, http=PeerCertProtocol,
+        peer_app, host=cfg.host, port=cfg.port, http=PeerCertProtocol,
         log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=1,
         **uvicorn_tls_kwargs(cfg.tls),
     )
-    uvicorn.Server(config).run()
+    if office is None:
+        print(f"edoc node {cfg.name}: listening on https://{cfg.listen}, hosting "
+              f"{len(node.hosted)} agencies", flush=True)
+        uvicorn.Server(config).run()
+        return
+    from api.office.app import create_office_app  # noqa: PLC0415
+
+    office_config = uvicorn.Config(
+        create_office_app(node, office), host=office.host, port=office.port,
+        log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=1,
+        lifespan="off", proxy_headers=False)
+    asyncio.run(_serve_both(uvicorn.Server(config), uvicorn.Server(office_config), cfg, office,
+                            len(node.hosted)))
+
+
+async def _serve_both(peers: uvicorn.Server, office_server: uvicorn.Server, cfg: NodeConfig,
+                      office: Any, hosted: int) -> None:
+    """Both servers in one loop; when one stops (signal, error) the other is told to stop."""
+    print(f"edoc node {cfg.name}: listening on https://{cfg.listen} (peers) and "
+          f"{office.base_url} (e-office), hosting {hosted} agencies", flush=True)
+    tasks = [asyncio.create_task(peers.serve()), asyncio.create_task(office_server.serve())]
+    done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    peers.should_exit = office_server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if task.exception() is not None:
+            raise task.exception()

@@ -151,9 +151,12 @@ class Node:
 
     # -- issuing -------------------------------------------------------------------------------
     def issue(self, document: Document, files: list[Attachment],
-              business: Business | None = None) -> dict[str, Any]:
+              business: Business | None = None, *, draft_id: int | None = None,
+              actor: str | None = None) -> dict[str, Any]:
         """Issue a signed document: store the originals, then commit the document's state and one
-        outbox row per next hop in one transaction. Returns the document id and the plan."""
+        outbox row per next hop in one transaction. Returns the document id and the plan.
+        ``draft_id``: the e-office's sealed draft row becomes the issued document (checked to
+        still be ``sealed`` in that transaction); ``actor`` names who issued it in the audit."""
         sender = normalise(document.sender.organ_id)
         if sender not in self.hosted:
             raise RoutingError(f"Cơ quan gửi {sender} không thuộc nút này",
@@ -180,6 +183,7 @@ class Node:
             transfers.append(Transfer(hop, hop_codes, data, hashlib.sha256(data).hexdigest(),
                                       int(document.priority or 0), "document"))
         tracked = document.document_id
+        local_id = None
         if business.doc_type == BusinessType.UPDATE:  # a new version of the original, tracked there
             tracked = business.document_id
             self.state.record_update(tracked, {
@@ -188,13 +192,15 @@ class Node:
                 "code": str(document.code) if document.code else None,
                 "recipients": codes, "files": keys}, transfers, self.now())
         else:
-            self.state.record_issue(document, keys, transfers, self.now(),
+            local_id = self.state.record_issue(document, keys, transfers, self.now(),
                                     files=[(f.name, hashlib.sha256(f.data).hexdigest(),
                                             len(f.data)) for f in files],
-                                    business_type=int(business.doc_type), links=links)
+                                    business_type=int(business.doc_type), links=links,
+                                    draft_id=draft_id, actor=actor)
         self.crash_point("sender_after_commit")
         self.after_commit()
         return {"document_id": tracked, "package_document_id": document.document_id,
+                "local_id": local_id,
                 "hops": {t.next_hop: len(t.recipients) for t in transfers}, "files": keys}
 
     def _business_links(self, business: Business) -> dict[str, Any]:
@@ -263,7 +269,9 @@ class Node:
 
     # -- clerks' statuses --------------------------------------------------------------------
     def clerk_status(self, document_id: str, recipients: list[str] | str, code: str,
-                     reason: str | None = None, staff: str | None = None) -> dict[str, Any]:
+                     reason: str | None = None, staff: str | None = None, *,
+                     assigned_to: int | None = None, actor: str | None = None
+                     ) -> dict[str, Any]:
         """A clerk of hosted recipients answers a received document (03, 02, 04, 05, 06, 15,
         16): the status is recorded and a status package queued towards the document's sender."""
         status_code = StatusCode.parse(code)
@@ -293,7 +301,8 @@ class Node:
                                    f"no route to {received.sender}")
             transfers.append(self.receiver.status_transfer(msg))
             messages.append(msg)
-        self.state.record_clerk_statuses(document_id, messages, transfers, self.now())
+        self.state.record_clerk_statuses(document_id, messages, transfers, self.now(),
+                                         assigned_to=assigned_to, actor=actor)
         self.after_commit()
         return {"document_id": document_id, "code": status_code.value, "count": len(messages)}
 

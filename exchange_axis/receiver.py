@@ -68,6 +68,8 @@ class Arrival:
     outcomes: list[RecipientOutcome] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     file_keys: dict[str, str] = field(default_factory=dict)  # sha256 → object key
+    #: sha256 of each signed PDF → object key of its validation report (JSON), kept as evidence
+    report_keys: dict[str, str] = field(default_factory=dict)
     revokes: str | None = None  # DocumentId cancelled by a revoke package
     updates: str | None = None  # DocumentId an update package corrects (recipients knowing it)
     #: replacement packages: (replaced DocumentId, hosted recipients concerned)
@@ -240,6 +242,12 @@ class Receiver:
             arrival.attachment_shas.append((attachment, digest))
             if digest not in arrival.file_keys:
                 arrival.file_keys[digest] = node.store.put(attachment.data)
+        # the validation report of each signed file, as judged on arrival, is shown to clerks
+        # later (JSON and HTML) without verifying again: the verdict they act on is this one
+        for verdict in arrival.verdicts:
+            if verdict.report and verdict.sha256 not in arrival.report_keys:
+                arrival.report_keys[verdict.sha256] = node.store.put(json.dumps(
+                    verdict.report, ensure_ascii=False, sort_keys=True).encode("utf-8"))
         # the package as received is evidence too (which bytes came, from whom, when)
         arrival.package_key = node.store.put(arrival.package)
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from edoc.agency import normalise
 from edoc.document import VIETNAM
 from edoc.document import Document as EdocDocument
-from edoc.status import StatusMessage
+from edoc.status import TRANSITIONS, StatusCode, StatusError, StatusMessage
 from exchange_axis.receipts import RecipientOutcome
 from exchange_axis.tracking import DocumentTrack, StatusEvent, fold
 from storage.audit import AuditLog
@@ -38,6 +38,37 @@ from storage.outbox import OutboxRepository
 from storage.registers import Registers
 
 LEASE = dt.timedelta(minutes=5)
+
+#: What an incoming copy's state says about the last processing status its clerk sent.
+STATE_CODES: dict[str, StatusCode | None] = {
+    "arrived": StatusCode.ARRIVED, "accepted": StatusCode.ACCEPTED,
+    "assigned": StatusCode.ASSIGNED, "processing": StatusCode.PROCESSING,
+    "done": StatusCode.COMPLETED, "rejected": StatusCode.REJECTED,
+}
+PROCESSING_CODES = frozenset({StatusCode.REJECTED, StatusCode.ACCEPTED, StatusCode.ASSIGNED,
+                              StatusCode.PROCESSING, StatusCode.COMPLETED})
+
+
+def check_clerk_transition(state: str, code: StatusCode, reason: str | None) -> None:
+    """A processing status (02–06) must follow the copy's current state as ``TRANSITIONS``
+    says (a document is accepted before it is assigned, nothing follows a rejection), and a
+    rejection needs its reason. Raises StatusError (bilingual) before anything is recorded."""
+    if code not in PROCESSING_CODES:
+        return
+    if code is StatusCode.REJECTED and not (reason or "").strip():
+        raise StatusError("Từ chối văn bản phải nêu lý do", "a rejection (02) needs a reason")
+    if state not in STATE_CODES:
+        raise StatusError(
+            f"Văn bản đang ở trạng thái '{state}', không nhận mã {code.value} "
+            f"({code.meaning_vi})",
+            f"the document is '{state}': status {code.value} ({code.meaning_en}) does not apply")
+    current = STATE_CODES[state]
+    if code not in TRANSITIONS.get(current, frozenset()):
+        raise StatusError(
+            f"Không thể chuyển từ {current.value} ({current.meaning_vi}) sang {code.value} "
+            f"({code.meaning_vi})",
+            f"status {code.value} ({code.meaning_en}) cannot follow {current.value} "
+            f"({current.meaning_en})")
 
 
 @dataclass
@@ -136,13 +167,27 @@ class NodeState:
     def record_issue(self, document: EdocDocument, file_keys: dict[str, str],
                      transfers: list[Transfer], now: dt.datetime,
                      files: Iterable[tuple[str, str, int]] = (), business_type: int = 0,
-                     links: dict[str, Any] | None = None) -> int:
+                     links: dict[str, Any] | None = None, draft_id: int | None = None,
+                     actor: str | None = None) -> int:
         """One transaction: outgoing document + files + deliveries + outbox rows. ``links``
-        (update/replace packages: the DocumentIds they refer to) go into the document's meta."""
+        (update/replace packages: the DocumentIds they refer to) go into the document's meta.
+        ``draft_id``: an e-office draft (state ``sealed``) becomes this document."""
         with self.session() as s, s.begin():
             sender = normalise(document.sender.organ_id)
-            doc = m.Document(
-                agency_id=self.agency_id(s, sender, document.sender.name),
+            agency_id = self.agency_id(s, sender, document.sender.name)
+            draft = None
+            if draft_id is not None:
+                draft = s.get(m.Document, draft_id, with_for_update=True)
+                if (draft is None or draft.direction != "outgoing" or draft.state != "sealed"
+                        or draft.agency_id != agency_id):
+                    from exchange_axis.errors import ExchangeError  # noqa: PLC0415
+
+                    raise ExchangeError(
+                        "Chỉ ban hành được văn bản đã đóng dấu (có thể đã được ban hành)",
+                        "only a sealed document can be issued (it may have been issued already)",
+                        code="not_sealed")
+            fields = dict(
+                agency_id=agency_id,
                 direction="outgoing", external_id=document.document_id,
                 number=document.code.number if document.code else None,
                 notation=document.code.notation if document.code else None,
@@ -161,16 +206,25 @@ class NodeState:
                                             if document.promulgation_date else None),
                       **(links or {})},
             )
-            s.add(doc)
+            if draft is None:
+                doc = m.Document(**fields)
+                s.add(doc)
+            else:
+                doc = draft
+                fields["meta"] = {**(draft.meta or {}), **fields["meta"]}
+                for name, value in fields.items():
+                    setattr(doc, name, value)
             s.flush()
             for old_external in (links or {}).get("replaces", []):
                 self._mark_replaced_outgoing(s, old_external, document.document_id)
             self._audit(s, {3: "replace", 1: "revoke"}.get(business_type, "issue"),
                         f"outgoing:{document.document_id}", {
+                            "local_id": doc.id,
                             "sender": sender, "recipients": len(document.recipients),
                             "files": {sha: {"name": name, "key": file_keys[sha], "size": size}
                                       for name, sha, size in files},
-                            "transfers": _transfers(transfers), **(links or {})})
+                            "transfers": _transfers(transfers), **(links or {})},
+                        actor=actor)
             for name, sha, size in files:
                 s.add(m.DocumentFile(document_id=doc.id, role="main", name=name, sha256=sha,
                                      object_key=file_keys[sha], size=size,
@@ -530,7 +584,8 @@ class NodeState:
                       "promulgation_date": (doc.promulgation_date.isoformat()
                                             if doc.promulgation_date else None),
                       "code": str(doc.code) if doc.code else None,
-                      "indications": {sha: v.indication for sha, v in report.items()}},
+                      "indications": {sha: v.indication for sha, v in report.items()},
+                      "report_keys": dict(getattr(arrival, "report_keys", {}))},
             )
             s.add(row)
             s.flush()
@@ -595,7 +650,10 @@ class NodeState:
                                dt.date.fromisoformat(pd) if pd else None)
 
     def record_clerk_statuses(self, external_id: str, messages: list[StatusMessage],
-                              transfers: list[Transfer], now: dt.datetime) -> None:
+                              transfers: list[Transfer], now: dt.datetime, *,
+                              assigned_to: int | None = None, actor: str | None = None) -> None:
+        """The clerks' statuses, each checked against its copy's lifecycle, with the outbox rows
+        carrying them to the sender; ``assigned_to`` (04): the specialist's user id."""
         with self.session() as s, s.begin():
             docs = {self._code_of(s, d.agency_id): d for d in s.execute(select(m.Document).where(
                 m.Document.direction == "incoming",
@@ -609,9 +667,12 @@ class NodeState:
 
                     raise ExchangeError(f"{code} không nhận văn bản {external_id}",
                                         f"{code} did not receive document {external_id}")
+                check_clerk_transition(doc.state, msg.code, msg.description)
                 doc.state = {"03": "accepted", "02": "rejected", "04": "assigned",
                              "05": "processing", "06": "done", "15": "withdrawn"
                              }.get(msg.code.value, doc.state)
+                if msg.code is StatusCode.ASSIGNED:
+                    doc.assigned_to = assigned_to
                 events.append({"document_id": doc.id, "external_document_id": external_id,
                                "agency_code": code, "status_code": msg.code.value,
                                "description": msg.description, "staff": _staff(msg),
@@ -623,7 +684,8 @@ class NodeState:
             self._audit(s, "status_sent", f"incoming:{external_id}", {
                 "statuses": {normalise(msg.sender.organ_id): msg.code.value for msg in messages},
                 "reason": messages[0].description if messages else None,
-                "transfers": _transfers(transfers)}, actor=f"clerk:{staff}" if staff else None)
+                "transfers": _transfers(transfers)},
+                actor=actor or (f"clerk:{staff}" if staff else None))
 
     def outgoing_header(self, external_id: str) -> tuple[str, dt.date | None, str | None]:
         """(sender code, promulgation date, "number/notation") of an outgoing document."""

@@ -17,6 +17,7 @@ from api.cli import node as node_cli
 from api.cli import pki
 from api.cli import sign as sign_cli
 from api.cli import store as store_cli
+from api.cli import user as user_cli
 from api.cli import verify as verify_cli
 
 app = typer.Typer(
@@ -38,6 +39,10 @@ app.add_typer(edxml_cli.app, name="edxml")
 app.add_typer(store_cli.app, name="store")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(user_cli.app, name="user")
+app.add_typer(user_cli.agency_app, name="agency")
+app.command("serve", help="Chạy nút và ứng dụng văn phòng điện tử (node + e-office app; "
+            "same as 'edoc node serve').")(node_cli.serve)
 
 
 if __name__ == "__main__":  # pragma: no cover

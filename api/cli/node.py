@@ -33,13 +33,15 @@ def _fail(exc: Exception) -> None:
 def serve(config: Path = _CONFIG) -> None:
     """Chạy nút (run the node: HTTPS mTLS + outbox worker)."""
     from api.node_app import serve as run  # noqa: PLC0415
+    from api.office.settings import load_office  # noqa: PLC0415
 
     try:
         cfg = load(config)
+        office = load_office(config)
     except ExchangeError as exc:
         _fail(exc)
         return
-    run(cfg)
+    run(cfg, office)
 
 
 @app.command("status")

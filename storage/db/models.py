@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -92,6 +93,8 @@ class Document(Base):
         CheckConstraint("direction IN ('outgoing', 'incoming')", name="direction"),
         Index(None, "agency_id", "state"),
         Index(None, "external_id"),
+        Index(None, "agency_id", "direction", "id"),
+        Index(None, "assigned_to"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -114,6 +117,8 @@ class Document(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    assigned_to: Mapped[int | None] = mapped_column(Integer)  # users.id of the specialist (04)
+    created_by: Mapped[int | None] = mapped_column(Integer)  # users.id of the drafter
 
     __mapper_args__ = {"version_id_col": version}  # lost updates of the state are refused
 
@@ -343,3 +348,75 @@ class AuditAnchor(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
     token: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class User(Base):
+    """A person of one hosted agency: what they may do is their roles (``api.office.authz``)."""
+
+    __tablename__ = "users"
+    __table_args__ = (Index(None, "agency_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))  # chức vụ, e.g. "Chủ tịch"
+    email: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None: OIDC only
+    oidc_subject: Mapped[str | None] = mapped_column(String(300), unique=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: signing set-up: signature image object key, server-side key name, CSC credential…
+    profile: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class UserSession(Base):
+    """A login: a cookie session of the web page or a bearer token of an integrator. Only the
+    SHA-256 of the token is kept, so a copy of the database opens no session."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('cookie', 'bearer')", name="kind"),
+        Index(None, "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed logins per key (``user:<name>``, ``ip:<address>``): shared by every worker."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class DocumentStep(Base):
+    """One step of an outgoing document's workflow (draft, personal signature, number, seal,
+    issue): who did it, when, and the PDF it produced (immutable object, by SHA-256)."""
+
+    __tablename__ = "document_steps"
+    __table_args__ = (Index(None, "document_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(30))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    object_key: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
