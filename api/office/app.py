@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api.office import errors, metrics
 from api.office.context import Office
-from api.office.routes import auth, incoming, operations, outgoing, users
+from api.office.routes import auth, incoming, oidc, operations, outgoing, users
 from api.office.settings import OfficeSettings
 from api.office.uploads import BodyLimit
 
@@ -35,7 +35,7 @@ def create_office_app(node: Any, settings: OfficeSettings) -> FastAPI:
     metrics.install(ctx.metrics, ctx)
     app.state.office = ctx
     errors.install(app)
-    for module in (auth, users, outgoing, incoming, operations):
+    for module in (auth, oidc, users, outgoing, incoming, operations):
         app.include_router(module.router)
     from api.office.routes import reports  # noqa: PLC0415
 
