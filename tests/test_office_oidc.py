@@ -61,7 +61,8 @@ class Provider:
             code = secrets.token_urlsafe(16)
             self.codes[code] = {"nonce": q["nonce"], "challenge": q["code_challenge"],
                                 "client_id": q["client_id"], "redirect_uri": q["redirect_uri"]}
-            return RedirectResponse(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}")
+            query = urlencode({"code": code, "state": q["state"]})
+            return RedirectResponse(f"{q['redirect_uri']}?{query}")
 
         @app.post("/token")
         def token(code: str = Form(...), code_verifier: str = Form(...),
