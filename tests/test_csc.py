@@ -5,47 +5,18 @@ signs hashes; the PDFs and CMS verify with pdfsig and openssl."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 
 from signing import sign_cms, sign_pdf
 from signing.appearances import PersonalAppearance
 from signing.csc.client import CscClient, CscRemoteSigner
-from signing.csc.service import Credential, CscState, create_app
 from signing.errors import KeyAccessError, RemoteSignerError
 from tests.fixtures.pki import free_port
-from tests.sign_helpers import assert_pdfsig_valid, signer_for, validate_all
-
-TOKEN = "csc-dev-token"
-
-
-@pytest.fixture(scope="module")
-def csc(pki_server):
-    state = CscState(TOKEN, {
-        "an-ca-nhan": Credential("an-ca-nhan", "nguyen-van-an", signer_for(pki_server,
-                                 "official-h41"), "123456", "Nguyễn Văn An"),
-        "ubnd-nghe-an": Credential("ubnd-nghe-an", "van-thu", signer_for(pki_server,
-                                   "agency-h41"), "654321", "Con dấu UBND tỉnh"),
-    })
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.post(base + "/csc/v2/info", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield base, state
-    server.should_exit = True
-    thread.join(timeout=10)
+from tests.fixtures.signing import CSC_TOKEN as TOKEN
+from tests.sign_helpers import assert_pdfsig_valid, validate_all
 
 
 def test_list_and_info(csc):

@@ -246,6 +246,7 @@ def finish_personal(ctx: Office, who: Principal, doc_id: int, pdf: bytes,
 def sign_server_side(ctx: Office, who: Principal, doc_id: int, password: str,
                      box: str | None) -> dict[str, Any]:
     from signing import sign_pdf  # noqa: PLC0415
+    from signing.signers.pkcs11 import Pkcs11Signer  # noqa: PLC0415
     from signing.signers.pkcs12 import Pkcs12Signer  # noqa: PLC0415
 
     key = ctx.settings.personal_key(who.username)
@@ -256,10 +257,20 @@ def sign_server_side(ctx: Office, who: Principal, doc_id: int, password: str,
                        "the agency keeps no key of yours on the server; sign with your USB "
                        "token (deferred) or remote signing")
     doc = require_state(ctx, who, doc_id, "draft", "signed")
-    signer = Pkcs12Signer.load(key.p12, password)
-    pdf = sign_pdf(read_current(ctx, doc), signer,
-                   appearance=personal_appearance(ctx, who, box), **sign_options(ctx))
-    return finish_personal(ctx, who, doc_id, pdf, signed_details(signer, "server_key"))
+    if key.p12 is not None:
+        signer = Pkcs12Signer.load(key.p12, password)
+        how = "server_key"
+    else:
+        signer = Pkcs11Signer.open(key.pkcs11_lib, key.token_label, password, key.key_label,
+                                   chain=key.chain)
+        how = "hsm"
+    try:
+        pdf = sign_pdf(read_current(ctx, doc), signer,
+                       appearance=personal_appearance(ctx, who, box), **sign_options(ctx))
+    finally:
+        if how == "hsm":
+            signer.close()
+    return finish_personal(ctx, who, doc_id, pdf, signed_details(signer, how))
 
 
 def sign_csc(ctx: Office, who: Principal, doc_id: int, *, service_url: str, access_token: str,

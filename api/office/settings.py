@@ -33,7 +33,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from exchange_axis.errors import ConfigError
 
@@ -59,9 +59,26 @@ class SealKey(BaseModel):
 
 
 class PersonalKey(BaseModel):
+    """A leader's key the agency keeps: a PKCS#12 file, or a key in an HSM/token reached through
+    PKCS#11 (``pkcs11_lib`` + ``token_label`` [+ ``key_label``, ``chain``]). Either way the
+    leader types the password/PIN when signing; it is never stored."""
+
     username: str
-    p12: Path
+    p12: Path | None = None
+    pkcs11_lib: Path | None = None
+    token_label: str | None = None
+    key_label: str | None = None
+    chain: Path | None = None
     image: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> PersonalKey:
+        if (self.p12 is None) == (self.pkcs11_lib is None):
+            raise ValueError(f"personal key of {self.username}: give p12 or pkcs11_lib "
+                             "(with token_label), exactly one")
+        if self.pkcs11_lib is not None and not self.token_label:
+            raise ValueError(f"personal key of {self.username}: pkcs11_lib needs token_label")
+        return self
 
 
 class OidcSettings(BaseModel):
@@ -145,12 +162,14 @@ def load_office(path: Path | str) -> OfficeSettings | None:
     for key in office.seals:
         key.p12, key.image = _resolve(base, key.p12), _resolve(base, key.image)
     for pk in office.personal_keys:
-        pk.p12 = _resolve(base, pk.p12)
-        pk.image = _resolve(base, pk.image) if pk.image else None
+        for name in ("p12", "pkcs11_lib", "chain", "image"):
+            value = getattr(pk, name)
+            setattr(pk, name, _resolve(base, value) if value is not None else None)
     missing = [(f"[[office.seals]] {k.agency}", p) for k in office.seals for p in (k.p12, k.image)
                if not p.is_file()]
     missing += [(f"[[office.personal_keys]] {k.username}", p) for k in office.personal_keys
-                for p in (k.p12, k.image) if p is not None and not p.is_file()]
+                for p in (k.p12, k.pkcs11_lib, k.chain, k.image)
+                if p is not None and not p.is_file()]
     if missing:
         where, file = missing[0]
         raise ConfigError(f"{where}: không có tệp {file}", f"{where}: file {file} not found")
@@ -182,10 +201,10 @@ def dump_office(office: OfficeSettings) -> str:
         if k.password_env:
             lines.append(f"password_env = {q(k.password_env)}")
     for pk in office.personal_keys:
-        lines += ["", "[[office.personal_keys]]", f"username = {q(pk.username)}",
-                  f"p12 = {q(pk.p12)}"]
-        if pk.image:
-            lines.append(f"image = {q(pk.image)}")
+        lines += ["", "[[office.personal_keys]]", f"username = {q(pk.username)}"]
+        for name in ("p12", "pkcs11_lib", "token_label", "key_label", "chain", "image"):
+            if getattr(pk, name) is not None:
+                lines.append(f"{name} = {q(getattr(pk, name))}")
     if office.oidc:
         o = office.oidc
         lines += ["", "[office.oidc]", f"metadata_url = {q(o.metadata_url)}",
