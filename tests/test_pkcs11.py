@@ -4,18 +4,9 @@ signatures verified by pdfsig and openssl; wrong PIN and absent token give clear
 
 from __future__ import annotations
 
-import os
 import subprocess
 
-import pkcs11
 import pytest
-from asn1crypto import csr, keys
-from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from pkcs11 import Attribute, CertificateType, KeyType, Mechanism, ObjectClass
-from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
-from pkcs11.util.rsa import encode_rsa_public_key
 from typer.testing import CliRunner
 
 from api.cli.main import app
@@ -23,74 +14,15 @@ from signing import sign_cms, sign_pdf
 from signing.appearances import PersonalAppearance
 from signing.errors import KeyAccessError
 from signing.signers.pkcs11 import Pkcs11Signer
-from tests.sign_helpers import assert_pdfsig_valid, chain_of, issue_cert
-
-LIB = "/usr/lib/softhsm/libsofthsm2.so"
-TOKEN, PIN, SO_PIN, LABEL = "edoc-token", "246810", "13579135", "official"
-EC_LABEL = "official-ec"
-NAME = "Nguyễn Văn An"
-
-
-def _csr_from_token(session, pub_der: bytes, priv) -> x509.CertificateSigningRequest:
-    """A PKCS#10 request whose signature the token makes (the key never leaves it)."""
-    info = csr.CertificationRequestInfo({
-        "version": "v1",
-        "subject": asn1_x509.Name.build({"country_name": "VN", "common_name": NAME}),
-        "subject_pk_info": keys.PublicKeyInfo({
-            "algorithm": {"algorithm": "rsa"},
-            "public_key": keys.RSAPublicKey.load(pub_der),
-        }),
-        "attributes": [],
-    })
-    sig = priv.sign(info.dump(), mechanism=Mechanism.SHA256_RSA_PKCS)
-    req = csr.CertificationRequest({
-        "certification_request_info": info,
-        "signature_algorithm": {"algorithm": "sha256_rsa"},
-        "signature": sig,
-    })
-    return x509.load_der_x509_csr(req.dump())
+from tests.sign_helpers import assert_pdfsig_valid
+from tests.token_helpers import EC_LABEL, LABEL, LIB, NAME, PIN, TOKEN, softhsm_token
 
 
 @pytest.fixture(scope="module")
 def token(pki_server, tmp_path_factory):
-    d = tmp_path_factory.mktemp("softhsm")
-    (d / "tokens").mkdir()
-    conf = d / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n")
-    old = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--so-pin",
-                    SO_PIN, "--pin", PIN], check=True, capture_output=True)
-    lib = pkcs11.lib(LIB)
-    tok = lib.get_token(token_label=TOKEN)
-    with tok.open(user_pin=PIN, rw=True) as s:
-        pub, priv = s.generate_keypair(KeyType.RSA, 2048, store=True, label=LABEL)
-        req = _csr_from_token(s, encode_rsa_public_key(pub), priv)
-        assert req.is_signature_valid
-        cert = issue_cert(pki_server, req.public_key(), NAME)
-        # an ECDSA P-256 key as well (certificate straight from its public key)
-        params = s.create_domain_parameters(
-            KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
-            local=True)
-        ec_pub, _ec_priv = params.generate_keypair(store=True, label=EC_LABEL)
-        ec_cert = issue_cert(pki_server, serialization.load_der_public_key(
-            encode_ec_public_key(ec_pub)), NAME)
-        for label, c in [(LABEL, cert), (EC_LABEL, ec_cert),
-                         *[(f"ca{i}", c) for i, c in enumerate(chain_of(pki_server))]]:
-            s.create_object({
-                Attribute.CLASS: ObjectClass.CERTIFICATE,
-                Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-                Attribute.TOKEN: True,
-                Attribute.LABEL: label,
-                Attribute.SUBJECT: c.subject.dump(),
-                Attribute.VALUE: c.dump(),
-            })
-    yield d
-    if old is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = old
+    with softhsm_token(tmp_path_factory.mktemp("softhsm"), pki_server,
+                       ec_label=EC_LABEL) as tok:
+        yield tok.directory
 
 
 def test_pades_and_cms_with_token(token, pki_server, directive, nss_db, tmp_path):

@@ -57,6 +57,7 @@ class Office:
     settings: OfficeSettings
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(VIETNAM))
     metrics: Any = None  # api.office.metrics.Metrics
+    principals: Any = None  # api.office.auth.PrincipalCache (None: every request asks the db)
 
     @property
     def store(self) -> Any:
@@ -70,9 +71,12 @@ class Office:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One transaction (committed on success): every write of a step with its audit."""
+        """One transaction (committed on success): every write of a step with its audit.
+        Sessions checked before it may be stale now (logout, disabling…): forget them."""
         with self.session() as s, s.begin():
             yield s
+        if self.principals is not None:
+            self.principals.clear()
 
     @staticmethod
     def audit(s: Session, who: Principal | str, action: str, subject: str,
@@ -81,5 +85,6 @@ class Office:
                            details or {})
 
 
-def office(request: Request) -> Office:
+async def office(request: Request) -> Office:
+    """The app's ``Office`` (async: a dependency FastAPI need not run in a thread)."""
     return request.app.state.office

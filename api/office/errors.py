@@ -10,9 +10,9 @@ exception is logged and answered 500 without its internals.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -41,6 +41,13 @@ def body(code: str, vi: str, en: str, details: dict[str, Any] | None = None) -> 
     if details:
         out["details"] = details
     return out
+
+
+#: The largest id a row can have (SQL BIGINT). An id beyond it, in a path or a body, is refused by
+#: validation (422) before it reaches the database (SQLite cannot even bind it: that was a 500).
+MAX_ID = 2**63 - 1
+#: A path parameter naming a row (document, user): a positive BIGINT.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def not_found(what_vi: str, what_en: str) -> ApiError:

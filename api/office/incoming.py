@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from api.office.authz import ASSIGNED_ONLY, PERMISSIONS, Action, Role
@@ -41,73 +41,135 @@ def load(s: Session, who: Principal, doc_id: int) -> m.Document:
     return doc
 
 
-def row_json(doc: m.Document, entry: m.IncomingEntry | None) -> dict[str, Any]:
+#: what an inbox item shows, read as plain columns (``row_json(row, row)``)
+_ITEM_COLUMNS = (
+    m.Document.id, m.Document.state, m.Document.subject, m.Document.meta, m.Document.number,
+    m.Document.notation, m.Document.doc_type, m.Document.priority, m.Document.due_date,
+    m.Document.assigned_to, m.Document.external_id, m.Document.created_at,
+    m.IncomingEntry.seq, m.IncomingEntry.arrived_at,
+)
+
+
+def row_json(doc: Any, entry: Any) -> dict[str, Any]:
+    """An inbox item from a document and its register entry (ORM objects, or one row of
+    ``_ITEM_COLUMNS`` passed as both; a document without entry has ``seq`` None)."""
     meta = doc.meta or {}
+    arrived = entry.arrived_at if entry is not None and entry.seq is not None else None
     return {
         "id": doc.id, "state": doc.state, "subject": doc.subject,
         "code": meta.get("code"), "number": doc.number, "notation": doc.notation,
         "type_name": doc.doc_type, "priority": doc.priority,
         "due_date": vn_date(doc.due_date),
         "sender": {"code": meta.get("sender"), "name": meta.get("sender_name")},
-        "arrival_number": entry.seq if entry else None,
-        "arrived_at": (entry.arrived_at if entry else doc.created_at).isoformat(),
+        "arrival_number": entry.seq if entry is not None else None,
+        "arrived_at": (arrived or doc.created_at).isoformat(),
         "verdict": verdict(meta.get("indications", {})),
         "assigned_to": doc.assigned_to, "document_id": doc.external_id,
         "replaced_by": meta.get("replaced_by"),
     }
 
 
+#: the inbox's filters, in the order of the statement cache's key
+_FILTERS = ("state", "q", "number", "sender", "date_from", "date_to", "mine")
+_INBOX_STATEMENTS: dict[tuple[bool, ...], tuple[Any, Any]] = {}
+
+
+def _inbox_statements(used: tuple[bool, ...]) -> tuple[Any, Any]:
+    """(page, count) statements for one combination of filters, built once with bound
+    parameters: a request only binds values (no statement building, cached compilation)."""
+    found = _INBOX_STATEMENTS.get(used)
+    if found is not None:
+        return found
+    d, e = m.Document, m.IncomingEntry
+    on = dict(zip(_FILTERS, used, strict=True))
+    where = [d.agency_id == bindparam("agency"), d.direction == "incoming"]
+    if on["state"]:
+        where.append(d.state == bindparam("state"))
+    if on["q"]:
+        where.append(d.subject.ilike(bindparam("q")))
+    if on["number"]:
+        where.append(e.original_number.ilike(bindparam("number")))
+    if on["sender"]:
+        where.append(e.sender_code.ilike(bindparam("sender"))
+                     | e.sender_name.ilike(bindparam("sender")))
+    if on["date_from"]:
+        where.append(e.arrived_at >= bindparam("date_from", type_=e.arrived_at.type))
+    if on["date_to"]:
+        where.append(e.arrived_at < bindparam("date_to", type_=e.arrived_at.type))
+    if on["mine"]:
+        where.append(d.assigned_to == bindparam("user"))
+    # the register's row is unique per document: the count needs the join only to filter on it
+    count = select(func.count(d.id)).select_from(d)
+    if on["number"] or on["sender"] or on["date_from"] or on["date_to"]:
+        count = count.outerjoin(e, e.document_id == d.id)
+    count = count.where(*where)
+    # one statement: the page as plain columns (read, never changed: no ORM objects) with the
+    # total beside each row; only a page past the end needs the count on its own
+    page = (select(*_ITEM_COLUMNS, count.scalar_subquery().correlate(None).label("total"))
+            .outerjoin(e, e.document_id == d.id).where(*where).order_by(d.id.desc())
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer)))
+    _INBOX_STATEMENTS[used] = page, count
+    return page, count
+
+
 def inbox(ctx: Office, who: Principal, *, state: str | None, q: str | None,
           number: str | None, sender: str | None, date_from: dt.date | None,
           date_to: dt.date | None, assigned_to_me: bool, page: int, per_page: int
           ) -> dict[str, Any]:
-    where = [m.Document.agency_id == who.agency_id, m.Document.direction == "incoming"]
-    if state:
-        where.append(m.Document.state == state)
-    if q:
-        where.append(m.Document.subject.ilike(f"%{q.strip()}%"))
-    if number:
-        where.append(m.IncomingEntry.original_number.ilike(f"%{number.strip()}%"))
-    if sender:
-        like = f"%{sender.strip()}%"
-        where.append(m.IncomingEntry.sender_code.ilike(like)
-                     | m.IncomingEntry.sender_name.ilike(like))
     tz = ctx.now().tzinfo
-    if date_from:
-        where.append(m.IncomingEntry.arrived_at >= dt.datetime.combine(date_from, dt.time(), tz))
-    if date_to:
-        where.append(m.IncomingEntry.arrived_at
-                     < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tz))
-    if assigned_to_me:
-        where.append(m.Document.assigned_to == who.user_id)
-    base = select(m.Document, m.IncomingEntry).outerjoin(
-        m.IncomingEntry, m.IncomingEntry.document_id == m.Document.id).where(*where)
+    values: dict[str, Any] = {
+        "agency": who.agency_id, "state": state or None,
+        "q": f"%{q.strip()}%" if q else None,
+        "number": f"%{number.strip()}%" if number else None,
+        "sender": f"%{sender.strip()}%" if sender else None,
+        "date_from": dt.datetime.combine(date_from, dt.time(), tz) if date_from else None,
+        "date_to": (dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tz)
+                    if date_to else None),
+        "user": who.user_id if assigned_to_me else None,
+    }
+    used = (values["state"] is not None, values["q"] is not None, values["number"] is not None,
+            values["sender"] is not None, values["date_from"] is not None,
+            values["date_to"] is not None, assigned_to_me)
+    page_stmt, count_stmt = _inbox_statements(used)
+    params = {k: v for k, v in values.items() if v is not None}
     with ctx.session() as s:
-        total = s.execute(select(func.count()).select_from(base.subquery())).scalar()
-        rows = s.execute(base.order_by(m.Document.id.desc()).limit(per_page)
-                         .offset((page - 1) * per_page)).all()
+        conn = s.connection()
+        rows = conn.execute(page_stmt, {**params, "limit": per_page,
+                                        "offset": (page - 1) * per_page}).all()
+        total = rows[0].total if rows else conn.execute(count_stmt, params).scalar()
         return {"total": total, "page": page, "per_page": per_page,
-                "items": [row_json(d, e) for d, e in rows]}
+                "items": [row_json(r, r) for r in rows]}
+
+
+_d, _e, _f, _s = m.Document, m.IncomingEntry, m.DocumentFile, m.StatusEvent
+#: the document view's statements, built once (a request binds the ids)
+_VIEW_DOC = (select(*_ITEM_COLUMNS, _d.signer_name, _d.signer_position)
+             .outerjoin(_e, _e.document_id == _d.id)
+             .where(_d.id == bindparam("doc"), _d.agency_id == bindparam("agency"),
+                    _d.direction == "incoming"))
+_VIEW_FILES = (select(_f.id, _f.name, _f.role, _f.sha256, _f.size)
+               .where(_f.document_id == bindparam("doc")).order_by(_f.id))
+_VIEW_HISTORY = (select(_s.status_code, _s.description, _s.occurred_at, _s.staff)
+                 .where(_s.document_id == bindparam("doc")).order_by(_s.id))
 
 
 def view(ctx: Office, who: Principal, doc_id: int) -> dict[str, Any]:
     with ctx.session() as s:
-        doc = load(s, who, doc_id)
-        entry = s.execute(select(m.IncomingEntry).where(
-            m.IncomingEntry.document_id == doc.id)).scalar()
-        out = row_json(doc, entry)
+        conn = s.connection()  # plain columns: read only, no ORM objects
+        doc = conn.execute(_VIEW_DOC, {"doc": doc_id, "agency": who.agency_id}).first()
+        if doc is None:
+            raise not_found(f"văn bản đến {doc_id}", f"incoming document {doc_id}")
+        out = row_json(doc, doc)
         meta = doc.meta or {}
-        out["files"] = [{"id": f.id, "name": f.name, "role": f.role, "sha256": f.sha256,
-                         "size": f.size, "indication": meta.get("indications", {}).get(f.sha256)}
-                        for f in s.execute(select(m.DocumentFile).where(
-                            m.DocumentFile.document_id == doc.id)
-                            .order_by(m.DocumentFile.id)).scalars()]
-        out["history"] = [{"code": e.status_code, "meaning_vi": _meaning(e.status_code),
-                           "description": e.description, "at": e.occurred_at.isoformat(),
-                           "staff": e.staff or {}}
-                          for e in s.execute(select(m.StatusEvent).where(
-                              m.StatusEvent.document_id == doc.id)
-                              .order_by(m.StatusEvent.id)).scalars()]
+        indications = meta.get("indications", {})
+        out["files"] = [{"id": r.id, "name": r.name, "role": r.role, "sha256": r.sha256,
+                         "size": r.size, "indication": indications.get(r.sha256)}
+                        for r in conn.execute(_VIEW_FILES, {"doc": doc.id})]
+        out["history"] = [{"code": r.status_code, "meaning_vi": _meaning(r.status_code),
+                           "description": r.description, "at": r.occurred_at.isoformat(),
+                           "staff": r.staff or {}}
+                          for r in conn.execute(_VIEW_HISTORY, {"doc": doc.id})]
         out["signer"] = {"name": doc.signer_name, "position": doc.signer_position}
         out["versions"] = meta.get("versions", [])
         if doc.assigned_to:

@@ -249,6 +249,8 @@ def sign_server_side(ctx: Office, who: Principal, doc_id: int, password: str,
     from signing.signers.pkcs11 import Pkcs11Signer  # noqa: PLC0415
     from signing.signers.pkcs12 import Pkcs12Signer  # noqa: PLC0415
 
+    # the document first: another agency's id is "not found" whatever else is wrong
+    doc = require_state(ctx, who, doc_id, "draft", "signed")
     key = ctx.settings.personal_key(who.username)
     if key is None:
         raise ApiError(400, "no_server_key",
@@ -256,7 +258,6 @@ def sign_server_side(ctx: Office, who: Principal, doc_id: int, password: str,
                        "token (ký hai bước) hoặc ký số từ xa",
                        "the agency keeps no key of yours on the server; sign with your USB "
                        "token (deferred) or remote signing")
-    doc = require_state(ctx, who, doc_id, "draft", "signed")
     if key.p12 is not None:
         signer = Pkcs12Signer.load(key.p12, password)
         how = "server_key"
@@ -278,11 +279,11 @@ def sign_csc(ctx: Office, who: Principal, doc_id: int, *, service_url: str, acce
     from signing import sign_pdf  # noqa: PLC0415
     from signing.csc.client import CscRemoteSigner  # noqa: PLC0415
 
+    doc = require_state(ctx, who, doc_id, "draft", "signed")  # first: see sign_server_side
     if service_url.rstrip("/") not in [u.rstrip("/") for u in ctx.settings.csc_urls]:
         raise ApiError(400, "csc_not_allowed",
                        f"Dịch vụ ký số từ xa {service_url} không được cơ quan cho phép",
                        f"the remote signing service {service_url} is not allowed here")
-    doc = require_state(ctx, who, doc_id, "draft", "signed")
     signer = CscRemoteSigner(service_url, credential_id, token=access_token, pin=pin)
     pdf = sign_pdf(read_current(ctx, doc), signer,
                    appearance=personal_appearance(ctx, who, box), **sign_options(ctx))
@@ -298,6 +299,7 @@ def prepare_deferred(ctx: Office, who: Principal, doc_id: int, certificates: lis
 
     from signing.deferred import prepare_deferred as prepare  # noqa: PLC0415
 
+    doc = require_state(ctx, who, doc_id, "draft", "signed")  # first: see sign_server_side
     try:
         certs = [x509.Certificate.load(c) for c in certificates]
         _ = [c.subject for c in certs]
@@ -305,7 +307,6 @@ def prepare_deferred(ctx: Office, who: Principal, doc_id: int, certificates: lis
         raise ApiError(400, "bad_certificate", "Chứng thư số gửi lên không đọc được (cần DER, "
                        "base64)", f"the certificate cannot be read (DER, base64): {exc}"
                        ) from exc
-    doc = require_state(ctx, who, doc_id, "draft", "signed")
     opts = sign_options(ctx)
     pending = prepare(read_current(ctx, doc), certs[0], certs[1:],
                       appearance=personal_appearance(ctx, who, box), md=md,

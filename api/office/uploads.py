@@ -62,22 +62,38 @@ class BodyLimit:
             if length is not None and length.isdigit() and int(length) > self.limit:
                 await self._refuse(send)
                 return
-            receive = self._counting(receive, send)
+            receive, send = self._counting(receive, send)
         await self.app(scope, receive, send)
 
-    def _counting(self, receive: Receive, send: Send) -> Receive:
+    def _counting(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """A body without a length (chunked) or one longer than it said: past the limit the
+        middleware answers 413 itself and the app sees the client gone. (An exception raised
+        here would reach FastAPI's body parser, which turns every error into a 400.)"""
         seen = 0
+        state = {"refused": False, "started": False}
 
-        async def wrapped():
+        async def counted() -> dict:
             nonlocal seen
+            if state["refused"]:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise too_large(self.limit)
+                    state["refused"] = True
+                    if not state["started"]:
+                        await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        return wrapped
+        async def guarded(message: dict) -> None:
+            if state["refused"]:  # the app's answer to the cut-off body goes nowhere
+                return
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        return counted, guarded
 
     async def _refuse(self, send: Send) -> None:
         import json  # noqa: PLC0415

@@ -130,6 +130,7 @@ class DocumentFile(Base):
     __table_args__ = (
         CheckConstraint("role IN ('main', 'attachment', 'copy')", name="role"),
         Index(None, "sha256"),
+        Index(None, "document_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

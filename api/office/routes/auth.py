@@ -74,17 +74,20 @@ def check_login(ctx: Office, request: Request, username: str, password: str) -> 
         user = Accounts(s).by_username(username)
         stored = user.password_hash if user is not None else None
     ok = verify_password(stored, password)
-    with ctx.transaction() as s:
-        accounts = Accounts(s)
-        if not ok or user is None or user.disabled:
-            accounts.throttle_fail(keys, window, dt.timedelta(seconds=cfg.login_lock_seconds))
+    if not ok or user is None or user.disabled:
+        # the failure is counted and audited in a transaction that COMMITS; only then refused
+        # (raised inside it, the rollback took the count with it: the throttle never locked)
+        with ctx.transaction() as s:
+            Accounts(s).throttle_fail(keys, window, dt.timedelta(seconds=cfg.login_lock_seconds))
             ctx.audit(s, f"login:{_client(request)}", "login_failed", f"user:{username}",
                       {"reason": "disabled" if ok and user is not None else "bad_credentials"})
-            if ok and user is not None:
-                raise ApiError(403, "account_disabled", "Tài khoản đã bị khóa; liên hệ người "
-                               "quản trị", "the account is disabled; ask your operator")
-            raise ApiError(401, "bad_credentials", "Sai tên đăng nhập hoặc mật khẩu",
-                           "wrong username or password")
+        if ok and user is not None:
+            raise ApiError(403, "account_disabled", "Tài khoản đã bị khóa; liên hệ người "
+                           "quản trị", "the account is disabled; ask your operator")
+        raise ApiError(401, "bad_credentials", "Sai tên đăng nhập hoặc mật khẩu",
+                       "wrong username or password")
+    with ctx.transaction() as s:
+        accounts = Accounts(s)
         accounts.throttle_clear(keys[0][0])
         if HASHER.check_needs_rehash(stored):
             user = accounts.get(user.id)

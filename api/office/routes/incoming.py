@@ -12,6 +12,7 @@ from api.office import incoming as inc
 from api.office.auth import require
 from api.office.authz import Action
 from api.office.context import Office, office
+from api.office.errors import MAX_ID, RowId
 from edoc.status import StatusCode
 from storage.accounts import Principal
 
@@ -23,7 +24,7 @@ class Reject(BaseModel):
 
 
 class Assign(BaseModel):
-    user_id: int = Field(ge=1, description="the specialist (chuyên viên) who handles it")
+    user_id: int = Field(ge=1, le=MAX_ID, description="the specialist (chuyên viên) who handles it")
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -48,14 +49,14 @@ def inbox(state: str | None = Query(None, max_length=30),
 
 
 @router.get("/incoming/{doc_id}", summary="Một văn bản đến: kết quả kiểm tra chữ ký, lịch sử")
-def view(doc_id: int, who: Principal = Depends(require(Action.INBOX_READ)),
+def view(doc_id: RowId, who: Principal = Depends(require(Action.INBOX_READ)),
          ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.view(ctx, who, doc_id)
 
 
 @router.get("/incoming/{doc_id}/pdf", summary="Bản gốc PDF đã ký (the signed original)",
             response_class=Response)
-def original(doc_id: int, who: Principal = Depends(require(Action.INBOX_READ)),
+def original(doc_id: RowId, who: Principal = Depends(require(Action.INBOX_READ)),
              ctx: Office = Depends(office)) -> Response:
     f, data = inc.main_file(ctx, who, doc_id)
     return Response(data, media_type="application/pdf", headers={
@@ -64,39 +65,39 @@ def original(doc_id: int, who: Principal = Depends(require(Action.INBOX_READ)),
 
 
 @router.get("/incoming/{doc_id}/report", summary="Báo cáo kiểm tra chữ ký (JSON)")
-def report(doc_id: int, who: Principal = Depends(require(Action.INBOX_READ)),
+def report(doc_id: RowId, who: Principal = Depends(require(Action.INBOX_READ)),
            ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.reports(ctx, who, doc_id)
 
 
 @router.post("/incoming/{doc_id}/accept", summary="Tiếp nhận (03)")
-def accept(doc_id: int, who: Principal = Depends(require(Action.ACCEPT)),
+def accept(doc_id: RowId, who: Principal = Depends(require(Action.ACCEPT)),
            ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.act(ctx, who, doc_id, StatusCode.ACCEPTED, Action.ACCEPT)
 
 
 @router.post("/incoming/{doc_id}/reject", summary="Từ chối, nêu lý do (02)")
-def reject(doc_id: int, body: Reject, who: Principal = Depends(require(Action.REJECT)),
+def reject(doc_id: RowId, body: Reject, who: Principal = Depends(require(Action.REJECT)),
            ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.act(ctx, who, doc_id, StatusCode.REJECTED, Action.REJECT,
                    reason=body.reason.strip())
 
 
 @router.post("/incoming/{doc_id}/assign", summary="Giao chuyên viên xử lý (04)")
-def assign(doc_id: int, body: Assign, who: Principal = Depends(require(Action.ASSIGN)),
+def assign(doc_id: RowId, body: Assign, who: Principal = Depends(require(Action.ASSIGN)),
            ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.act(ctx, who, doc_id, StatusCode.ASSIGNED, Action.ASSIGN, reason=body.note,
                    assignee=body.user_id)
 
 
 @router.post("/incoming/{doc_id}/processing", summary="Đang xử lý (05)")
-def processing(doc_id: int, body: Note, who: Principal = Depends(require(Action.PROCESS)),
+def processing(doc_id: RowId, body: Note, who: Principal = Depends(require(Action.PROCESS)),
                ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.act(ctx, who, doc_id, StatusCode.PROCESSING, Action.PROCESS, reason=body.note)
 
 
 @router.post("/incoming/{doc_id}/done", summary="Hoàn thành xử lý (06)")
-def done(doc_id: int, body: Note, who: Principal = Depends(require(Action.PROCESS)),
+def done(doc_id: RowId, body: Note, who: Principal = Depends(require(Action.PROCESS)),
          ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.act(ctx, who, doc_id, StatusCode.COMPLETED, Action.PROCESS, reason=body.note)
 

@@ -10,13 +10,15 @@ from pydantic import BaseModel, Field
 from api.office.auth import require
 from api.office.authz import Action
 from api.office.context import Office, office
+from api.office.errors import MAX_ID
 from storage.accounts import Principal
 
 router = APIRouter(tags=["operations"])
 
 
 class Retry(BaseModel):
-    id: int | None = Field(default=None, ge=1, description="one failed transfer; none: all")
+    id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                           description="one failed transfer; none: all")
 
 
 @router.get("/api/v1/queue", summary="Hàng đợi gửi của nút (the node's outbox)")

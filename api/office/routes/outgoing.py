@@ -16,7 +16,7 @@ from api.office import outgoing as wf
 from api.office.auth import require
 from api.office.authz import Action
 from api.office.context import Office, office
-from api.office.errors import ApiError
+from api.office.errors import MAX_ID, ApiError, RowId
 from api.office.uploads import check_pdf, read_upload
 from storage.accounts import Principal
 from storage.db import models as m
@@ -76,7 +76,7 @@ class PrepareDeferred(BaseModel):
 
 
 class CompleteDeferred(BaseModel):
-    pending_id: int = Field(ge=1)
+    pending_id: int = Field(ge=1, le=MAX_ID)
     signature: str = Field(min_length=1, max_length=10_000,
                            description="the token's raw signature value over the digest, base64")
 
@@ -151,14 +151,14 @@ def list_outgoing(state: str | None = Query(None, max_length=30),
 
 
 @router.get("/{doc_id}", summary="Một văn bản đi: trạng thái, các bước, theo dõi")
-def view_outgoing(doc_id: int, who: Principal = Depends(require(Action.OUTGOING_READ)),
+def view_outgoing(doc_id: RowId, who: Principal = Depends(require(Action.OUTGOING_READ)),
                   ctx: Office = Depends(office)) -> dict[str, Any]:
     return wf.view(ctx, who, doc_id)
 
 
 @router.get("/{doc_id}/pdf", summary="Tệp PDF hiện tại (the current PDF)",
             response_class=Response)
-def outgoing_pdf(doc_id: int, who: Principal = Depends(require(Action.OUTGOING_READ)),
+def outgoing_pdf(doc_id: RowId, who: Principal = Depends(require(Action.OUTGOING_READ)),
                  ctx: Office = Depends(office)) -> Response:
     with ctx.session() as s:
         doc = wf.load(s, who, doc_id)
@@ -168,14 +168,14 @@ def outgoing_pdf(doc_id: int, who: Principal = Depends(require(Action.OUTGOING_R
 
 
 @router.post("/{doc_id}/sign", summary="Lãnh đạo ký bằng khóa cơ quan giữ (server-side key)")
-def sign(doc_id: int, body: SignWithServerKey,
+def sign(doc_id: RowId, body: SignWithServerKey,
          who: Principal = Depends(require(Action.SIGN_PERSONAL)),
          ctx: Office = Depends(office)) -> dict[str, Any]:
     return wf.sign_server_side(ctx, who, doc_id, body.password, body.box)
 
 
 @router.post("/{doc_id}/sign/csc", summary="Ký số từ xa (CSC v2 remote signing)")
-def sign_csc(doc_id: int, body: SignCsc,
+def sign_csc(doc_id: RowId, body: SignCsc,
              who: Principal = Depends(require(Action.SIGN_PERSONAL)),
              ctx: Office = Depends(office)) -> dict[str, Any]:
     return wf.sign_csc(ctx, who, doc_id, service_url=body.service_url,
@@ -185,7 +185,7 @@ def sign_csc(doc_id: int, body: SignCsc,
 
 @router.post("/{doc_id}/sign/prepare",
              summary="Ký bằng USB token, bước 1: chuẩn bị, trả về giá trị băm cần ký")
-def sign_prepare(doc_id: int, body: PrepareDeferred,
+def sign_prepare(doc_id: RowId, body: PrepareDeferred,
                  who: Principal = Depends(require(Action.SIGN_PERSONAL)),
                  ctx: Office = Depends(office)) -> dict[str, Any]:
     certs = [_b64(body.certificate, "certificate"), *(_b64(c, "chain") for c in body.chain)]
@@ -194,7 +194,7 @@ def sign_prepare(doc_id: int, body: PrepareDeferred,
 
 @router.post("/{doc_id}/sign/complete",
              summary="Ký bằng USB token, bước 2: gửi chữ ký của token, hoàn tất")
-def sign_complete(doc_id: int, body: CompleteDeferred,
+def sign_complete(doc_id: RowId, body: CompleteDeferred,
                   who: Principal = Depends(require(Action.SIGN_PERSONAL)),
                   ctx: Office = Depends(office)) -> dict[str, Any]:
     return wf.complete_deferred(ctx, who, doc_id, body.pending_id,
@@ -202,18 +202,18 @@ def sign_complete(doc_id: int, body: CompleteDeferred,
 
 
 @router.post("/{doc_id}/number", summary="Cấp số từ sổ văn bản đi (number from the register)")
-def number(doc_id: int, who: Principal = Depends(require(Action.NUMBER)),
+def number(doc_id: RowId, who: Principal = Depends(require(Action.NUMBER)),
            ctx: Office = Depends(office)) -> dict[str, Any]:
     return wf.number(ctx, who, doc_id)
 
 
 @router.post("/{doc_id}/seal", summary="Văn thư đóng dấu (the agency's seal signature)")
-def seal(doc_id: int, who: Principal = Depends(require(Action.SEAL)),
+def seal(doc_id: RowId, who: Principal = Depends(require(Action.SEAL)),
          ctx: Office = Depends(office)) -> dict[str, Any]:
     return wf.seal(ctx, who, doc_id)
 
 
 @router.post("/{doc_id}/issue", summary="Ban hành, gửi tới nơi nhận (issue to the recipients)")
-def issue(doc_id: int, who: Principal = Depends(require(Action.ISSUE)),
+def issue(doc_id: RowId, who: Principal = Depends(require(Action.ISSUE)),
           ctx: Office = Depends(office)) -> dict[str, Any]:
     return wf.issue(ctx, who, doc_id)

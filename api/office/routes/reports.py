@@ -2,6 +2,42 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from api.office import reports
+from api.office.auth import require
+from api.office.authz import Action
+from api.office.context import Office, office
+from api.office.errors import ApiError
+from storage.accounts import Principal
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+@router.get("/summary", summary="Số liệu của lãnh đạo: gửi, nhận, ký số, đúng hạn, độ trễ, từ "
+            "chối (per agency and rolled up; JSON or CSV)")
+def summary(date_from: dt.date | None = Query(None, alias="from"),
+            date_to: dt.date | None = Query(None, alias="to"),
+            rollup: bool = Query(True, description="include the agencies below mine"),
+            format: Literal["json", "csv"] = Query("json"),
+            who: Principal = Depends(require(Action.REPORT_READ)),
+            ctx: Office = Depends(office)) -> Any:
+    today = ctx.now().date()
+    end = date_to or today
+    start = date_from or end.replace(day=1)
+    if start > end:
+        raise ApiError(400, "bad_period", "Ngày bắt đầu sau ngày kết thúc",
+                       "the period starts after it ends")
+    if (end - start).days > 3660:
+        raise ApiError(400, "bad_period", "Khoảng thời gian tối đa 10 năm",
+                       "the period is at most 10 years")
+    report = reports.summary(ctx, who, start, end, rollup)
+    if format == "csv":
+        return Response(reports.to_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="bao-cao-{who.agency_code}-'
+                                 f'{start.isoformat()}-{end.isoformat()}.csv"'})
+    return report

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from api.office.auth import require
 from api.office.authz import Action, parse_roles
 from api.office.context import Office, hash_password, office
-from api.office.errors import not_found
+from api.office.errors import RowId, not_found
 from storage.accounts import Accounts, Principal
 from storage.db import models as m
 
@@ -79,7 +79,7 @@ def add_user(body: NewUser, who: Principal = Depends(require(Action.USER_MANAGE)
 
 
 @router.post("/users/{user_id}/disable", summary="Khóa tài khoản (disable; ends its sessions)")
-def disable(user_id: int, who: Principal = Depends(require(Action.USER_MANAGE)),
+def disable(user_id: RowId, who: Principal = Depends(require(Action.USER_MANAGE)),
             ctx: Office = Depends(office)) -> dict[str, Any]:
     with ctx.transaction() as s:
         accounts = Accounts(s)
@@ -90,7 +90,7 @@ def disable(user_id: int, who: Principal = Depends(require(Action.USER_MANAGE)),
 
 
 @router.post("/users/{user_id}/reset", summary="Đặt lại mật khẩu (reset; ends its sessions)")
-def reset(user_id: int, body: Reset, who: Principal = Depends(require(Action.USER_MANAGE)),
+def reset(user_id: RowId, body: Reset, who: Principal = Depends(require(Action.USER_MANAGE)),
           ctx: Office = Depends(office)) -> dict[str, Any]:
     with ctx.transaction() as s:
         accounts = Accounts(s)
