@@ -305,6 +305,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v1/incoming/{doc_id}"): Recipe(A.INBOX_READ, "incoming"),
     ("GET", "/api/v1/incoming/{doc_id}/pdf"): Recipe(A.INBOX_READ, "incoming"),
     ("GET", "/api/v1/incoming/{doc_id}/report"): Recipe(A.INBOX_READ, "incoming"),
+    ("GET", "/api/v1/incoming/{doc_id}/report.html"): Recipe(A.INBOX_READ, "incoming"),
     ("POST", "/api/v1/incoming/{doc_id}/accept"): Recipe(A.ACCEPT, "incoming"),
     ("POST", "/api/v1/incoming/{doc_id}/reject"): Recipe(
         A.REJECT, "incoming", body=_json({"reason": "Không thuộc thẩm quyền của xã"})),

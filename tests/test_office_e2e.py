@@ -217,6 +217,13 @@ def test_directive_from_draft_to_commune_and_back(tmp_path: Path, pki_server, ns
             assert_pdfsig_valid(r.content, nss_db, tmp_path, count=2)
             detail = client.ok("GET", f"/api/v1/incoming/{item['id']}")
             assert [f["indication"] for f in detail["files"]] == ["TOTAL_PASSED"]
+            # the report the node made on arrival, as JSON and as the clerk's page
+            (kept,) = client.ok("GET", f"/api/v1/incoming/{item['id']}/report").values()
+            assert kept["report"]["indication"] == "TOTAL_PASSED"
+            assert len(kept["report"]["signatures"]) == 2
+            page = client.get(f"/api/v1/incoming/{item['id']}/report.html")
+            assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+            assert "TOTAL_PASSED" in page.text and "Nguyễn Văn An" in page.text
         # one commune's copy is not the other's: another agency's id is "not found"
         refused(clerks[C2[0]].get(f"/api/v1/incoming/{incoming[C1[0]]}"), 404, "not_found")
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.office import incoming as inc
@@ -68,6 +69,18 @@ def original(doc_id: RowId, who: Principal = Depends(require(Action.INBOX_READ))
 def report(doc_id: RowId, who: Principal = Depends(require(Action.INBOX_READ)),
            ctx: Office = Depends(office)) -> dict[str, Any]:
     return inc.reports(ctx, who, doc_id)
+
+
+@router.get("/incoming/{doc_id}/report.html", summary="Báo cáo kiểm tra chữ ký (HTML)",
+            response_class=HTMLResponse)
+def report_html(doc_id: RowId, who: Principal = Depends(require(Action.INBOX_READ)),
+                ctx: Office = Depends(office)) -> HTMLResponse:
+    from signing.validation.html import render_report_dict  # noqa: PLC0415
+
+    parts = [render_report_dict(item["report"], title=item["name"] or sha)
+             for sha, item in inc.reports(ctx, who, doc_id).items()]
+    return HTMLResponse("\n".join(parts), headers={
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
 @router.post("/incoming/{doc_id}/accept", summary="Tiếp nhận (03)")
