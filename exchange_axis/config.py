@@ -120,7 +120,21 @@ class NationalAxis(BaseModel):
     poll_interval: float = 5.0
 
 
-class NodeConfig(BaseModel):
+class ListenAddress:
+    """``host`` and ``port`` of a ``listen = "HOST:PORT"`` setting."""
+
+    listen: str
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+class NodeConfig(ListenAddress, BaseModel):
     name: str
     listen: str = "127.0.0.1:0"
     database_url: str
@@ -140,14 +154,6 @@ class NodeConfig(BaseModel):
     audit: AuditSettings = AuditSettings()
     #: Test hook: crash (os._exit) at a named point, e.g. "after_receiver_commit".
     crash_at: str | None = None
-
-    @property
-    def host(self) -> str:
-        return self.listen.rsplit(":", 1)[0]
-
-    @property
-    def port(self) -> int:
-        return int(self.listen.rsplit(":", 1)[1])
 
     def hosted(self) -> dict[str, str]:
         """Every agency code this node hosts → its name."""

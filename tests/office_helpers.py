@@ -16,7 +16,7 @@ import httpx
 from typer.testing import CliRunner
 
 from api.cli.main import app as cli
-from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, free_port, layout
+from api.cluster import NAMED_COMMUNES, PROVINCE, NodeProcess, free_port, layout, running
 from api.office.settings import OfficeSettings, PersonalKey, SealKey, dump_office
 from tests.exchange_helpers import province_and_hub
 
@@ -53,9 +53,10 @@ def office_settings(manifest: Any, *, seals: list[tuple[str, str]],
         e = manifest.entity(entity)
         return PersonalKey(username=username, p12=e.p12, image=e.image)
 
+    keys = [personal_key(*p) for p in personal] + list(extra.pop("personal_keys", []))
     return OfficeSettings(listen=f"127.0.0.1:{free_port()}", secure_cookies=False,
                           tsa_url=manifest.tsa_url, seals=[seal(*s) for s in seals],
-                          personal_keys=[personal_key(*p) for p in personal], **extra)
+                          personal_keys=keys, **extra)
 
 
 def axis_list(agencies: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -94,7 +95,8 @@ def lay_out_office(tmp: Path, manifest: Any, *, database_url: Callable | None = 
                    store_url=store_url, worker=WorkerSettings(base_delay=0.2, max_delay=2.0))
     offices = {
         "province": office_settings(manifest, seals=[(PROVINCE[0], "agency-h41")],
-                                    personal=[("lanhdao.h41", "official-h41")],
+                                    personal=([] if "personal_keys" in (province_office or {})
+                                              else [("lanhdao.h41", "official-h41")]),
                                     **(province_office or {})),
         "hub": office_settings(manifest, seals=[(C1[0], "agency-c1"), (C2[0], "agency-c2")]),
     }
@@ -123,20 +125,10 @@ def lay_out_office(tmp: Path, manifest: Any, *, database_url: Callable | None = 
 @contextlib.contextmanager
 def office_nodes(tmp: Path, manifest: Any, **kwargs: Any) -> Iterator[OfficeNodes]:
     paths, urls = lay_out_office(tmp, manifest, **kwargs)
-    procs = {name: NodeProcess(path) for name, path in paths.items()}
-    try:
-        for p in procs.values():
-            p.start(wait=False)
-        for p in procs.values():
-            p.wait_ready()
+    with running(paths) as procs:
         for url in urls.values():
             wait_office(url)
         yield OfficeNodes(procs["province"], procs["hub"], urls, paths, manifest)
-    finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            p.stop()
 
 
 def wait_office(url: str, timeout: float = 30.0) -> None:

@@ -129,3 +129,30 @@ def test_deferred_refusals(nodes, pki_server):
     _refused(nodes.client("vanthu.h41").post(
         f"/api/v1/outgoing/{doc}/sign/complete",
         json={"pending_id": second["pending_id"], "signature": "AA=="}), 403, "forbidden")
+
+
+def test_server_side_hsm_key(pki_server, tmp_path):
+    """The agency keeps the leader's key in an HSM (SoftHSM2 through PKCS#11): the leader types
+    the token's PIN; a wrong PIN is one clear refusal and the draft stays a draft."""
+    from api.office.settings import PersonalKey
+    from tests.token_helpers import LIB, softhsm_token
+
+    with softhsm_token(tmp_path / "hsm", pki_server) as token:
+        key = PersonalKey(username="lanhdao.h41", pkcs11_lib=LIB, token_label=token.label,
+                          key_label=token.key_label,
+                          image=pki_server.entity("official-h41").image)
+        with office_nodes(tmp_path / "office", pki_server,
+                          province_office={"personal_keys": [key]}) as nodes:
+            leader = nodes.client("lanhdao.h41")
+            assert leader.user["signing"]["server_key"] is True
+            doc = _draft(leader)
+            r = leader.post(f"/api/v1/outgoing/{doc}/sign", json={"password": "000000"})
+            assert r.status_code == 400 and r.json()["message_en"], r.text
+            assert leader.ok("GET", f"/api/v1/outgoing/{doc}")["state"] == "draft"
+            signed = leader.ok("POST", f"/api/v1/outgoing/{doc}/sign",
+                               json={"password": token.pin})
+            assert signed["state"] == "signed"
+            steps = leader.ok("GET", f"/api/v1/outgoing/{doc}")["steps"]
+            assert steps[-1]["how"] == "hsm"
+            assert steps[-1]["certificate_serial"] == str(token.certificate.serial_number)
+            assert _signed_by(nodes, leader, doc, pki_server) == "Nguyễn Văn An"

@@ -22,7 +22,8 @@ app = typer.Typer(help="Nút trao đổi văn bản (exchange node).", no_args_i
 _CONFIG = typer.Option(Path("node.toml"), "--config", "-c", help="Tệp cấu hình nút (node.toml).")
 
 
-def _fail(exc: Exception) -> None:
+def fail(exc: Exception) -> None:
+    """One bilingual error line on stderr and exit 1 (the node and user commands)."""
     vi = getattr(exc, "message_vi", None)
     text = f"{vi}\n  ({exc.message_en})" if vi else str(exc)
     Console(stderr=True).print(f"[red]Lỗi:[/red] {text}", highlight=False)
@@ -39,7 +40,7 @@ def serve(config: Path = _CONFIG) -> None:
         cfg = load(config)
         office = load_office(config)
     except ExchangeError as exc:
-        _fail(exc)
+        fail(exc)
         return
     run(cfg, office)
 
@@ -54,10 +55,10 @@ def status(config: Path = _CONFIG, as_json: bool = typer.Option(False, "--json")
         with AdminClient(cfg, timeout=10) as admin:
             report = admin.call("GET", "/admin/v1/queue")
     except (ExchangeError, RuntimeError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
         return
     except Exception as exc:  # noqa: BLE001 - httpx errors: the node is not running
-        _fail(ExchangeError(f"Không kết nối được nút {cfg.listen}: {exc}; hãy chạy "
+        fail(ExchangeError(f"Không kết nối được nút {cfg.listen}: {exc}; hãy chạy "
                             "`edoc node serve`",
                             f"cannot reach the node at {cfg.listen}: {exc}; is "
                             "`edoc node serve` running?"))
@@ -91,7 +92,7 @@ def retry(config: Path = _CONFIG, row: int | None = typer.Option(None, "--id")) 
         with AdminClient(cfg, timeout=10) as admin:
             result = admin.call("POST", "/admin/v1/retry", json={"id": row})
     except Exception as exc:  # noqa: BLE001
-        _fail(exc)
+        fail(exc)
         return
     typer.echo(f"Đã đưa lại {result['requeued']} chuyển giao vào hàng đợi "
                f"({result['requeued']} transfers requeued)")

@@ -16,18 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli.node import fail
+
 app = typer.Typer(help="Người dùng văn phòng điện tử (e-office accounts).", no_args_is_help=True)
 agency_app = typer.Typer(help="Danh bạ cơ quan của nút (the node's agency directory).",
                          no_args_is_help=True)
 
 _CONFIG = typer.Option(Path("node.toml"), "--config", "-c", help="Tệp cấu hình nút (node.toml).")
-
-
-def _fail(exc: Exception) -> None:
-    vi = getattr(exc, "message_vi", None)
-    text = f"{vi}\n  ({exc.message_en})" if vi else str(exc)
-    Console(stderr=True).print(f"[red]Lỗi:[/red] {text}", highlight=False)
-    raise typer.Exit(1)
 
 
 def _database(config: Path):
@@ -98,11 +93,11 @@ def add(username: str = typer.Argument(..., help="tên đăng nhập"),
             uid = user.id
         db.dispose()
     except (ValueError, OSError) as exc:
-        _fail(exc)
+        fail(exc)
         return
     except Exception as exc:  # noqa: BLE001 - bilingual errors of the layers below
         if getattr(exc, "message_vi", None):
-            _fail(exc)
+            fail(exc)
         raise
     typer.echo(f"Đã tạo người dùng {username} (id {uid}) — user created")
 
@@ -124,7 +119,7 @@ def list_users(agency: str | None = typer.Option(None, "--agency"),
         db.dispose()
     except Exception as exc:  # noqa: BLE001
         if getattr(exc, "message_vi", None):
-            _fail(exc)
+            fail(exc)
         raise
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -156,10 +151,10 @@ def _change(config: Path, username: str, action: str, password: str | None = Non
             AuditLog(s).append(_operator(), action, f"user:{username}", {})
         db.dispose()
     except ValueError as exc:
-        _fail(exc)
+        fail(exc)
     except Exception as exc:  # noqa: BLE001
         if getattr(exc, "message_vi", None):
-            _fail(exc)
+            fail(exc)
         raise
 
 
@@ -199,6 +194,6 @@ def import_agencies(source: Path = typer.Argument(..., help="the axis agency lis
         db.dispose()
     except Exception as exc:  # noqa: BLE001
         if getattr(exc, "message_vi", None):
-            _fail(exc)
+            fail(exc)
         raise
     typer.echo(f"Đã nhập {len(registry)} cơ quan (agencies imported)")

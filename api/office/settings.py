@@ -35,6 +35,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from exchange_axis.config import ListenAddress
 from exchange_axis.errors import ConfigError
 
 
@@ -97,7 +98,7 @@ class OidcSettings(BaseModel):
         return self.client_secret
 
 
-class OfficeSettings(BaseModel):
+class OfficeSettings(ListenAddress, BaseModel):
     listen: str = "127.0.0.1:8080"
     #: the URL people reach the page at (OIDC redirects); default http://<listen>
     public_url: str = ""
@@ -120,14 +121,6 @@ class OfficeSettings(BaseModel):
     oidc: OidcSettings | None = None
     #: PDF of the province's directive template is drafted by api.drafting
     template_place: str = "Nghệ An"
-
-    @property
-    def host(self) -> str:
-        return self.listen.rsplit(":", 1)[0]
-
-    @property
-    def port(self) -> int:
-        return int(self.listen.rsplit(":", 1)[1])
 
     @property
     def base_url(self) -> str:

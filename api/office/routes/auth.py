@@ -44,12 +44,14 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=8, max_length=1000)
 
 
-def user_json(who: Principal) -> dict[str, Any]:
+def user_json(who: Principal, ctx: Office) -> dict[str, Any]:
+    """The account as the page shows it, with how this person can sign here."""
     return {"id": who.user_id, "username": who.username, "full_name": who.full_name,
             "position": who.position, "roles": sorted(who.roles),
             "agency": {"code": who.agency_code, "name": who.agency_name},
             "session": who.session_kind,
-            "signing": {"server_key": bool(who.profile.get("server_key")),
+            "signing": {"server_key": ctx.settings.personal_key(who.username) is not None,
+                        "csc": bool(ctx.settings.csc_urls),
                         "signature_image": bool(who.profile.get("signature_image"))}}
 
 
@@ -114,7 +116,7 @@ def open_cookie_session(ctx: Office, response: Response, user_id: int, request: 
     csrf = csrf_token(token)
     response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, secure=secure,
                         samesite="strict", path="/")
-    return {"user": user_json(who), "csrf_token": csrf, "expires_at": expires.isoformat()}
+    return {"user": user_json(who, ctx), "csrf_token": csrf, "expires_at": expires.isoformat()}
 
 
 @router.post("/auth/login", summary="Đăng nhập (log in; sets the session cookie)")
@@ -136,7 +138,7 @@ def token(body: TokenRequest, request: Request,
         ctx.audit(s, who, "token_created", f"user:{user.username}",
                   {"label": body.label, "session": row.id})
         return {"token": tok, "token_type": "bearer", "expires_at": row.expires_at.isoformat(),
-                "user": user_json(who)}
+                "user": user_json(who, ctx)}
 
 
 @router.post("/auth/logout", summary="Đăng xuất (end this session)")
@@ -151,8 +153,9 @@ def logout(response: Response, who: Principal = Depends(require(Action.SELF)),
 
 
 @router.get("/me", summary="Tài khoản của tôi (who am I)")
-def me(who: Principal = Depends(require(Action.SELF))) -> dict[str, Any]:
-    return user_json(who)
+def me(who: Principal = Depends(require(Action.SELF)),
+       ctx: Office = Depends(office)) -> dict[str, Any]:
+    return user_json(who, ctx)
 
 
 @router.put("/me/password", summary="Đổi mật khẩu (change my password)")
