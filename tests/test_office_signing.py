@@ -156,3 +156,17 @@ def test_server_side_hsm_key(pki_server, tmp_path):
             assert steps[-1]["how"] == "hsm"
             assert steps[-1]["certificate_serial"] == str(token.certificate.serial_number)
             assert _signed_by(nodes, leader, doc, pki_server) == "Nguyễn Văn An"
+
+
+def test_metrics_for_operators(nodes):
+    """Prometheus text for an operator's bearer token: requests by route template (no ids in
+    labels) and the node's outbox by state; nobody else reads it."""
+    operator = nodes.client("quantri.h41", bearer=True)
+    leader = nodes.client("lanhdao.h41")
+    leader.ok("GET", f"/api/v1/outgoing/{_draft(leader)}")
+    r = operator.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert 'route="/api/v1/outgoing/{doc_id}"' in r.text
+    assert "edoc_office_request_seconds_bucket" in r.text
+    assert "edoc_outbox_items" in r.text
+    assert leader.get("/metrics").status_code == 403
