@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.db",
     "tests.fixtures.signing",
+    "tests.browser",
 ]

@@ -16,9 +16,9 @@ TABLES = {
     "agencies", "documents", "document_files", "signatures", "register_counters",
     "outgoing_register", "incoming_register", "deliveries", "status_events", "outbox", "inbox",
     "audit_log", "audit_head", "audit_anchors",
-    "users", "user_sessions", "login_throttle", "document_steps",
+    "users", "user_sessions", "login_throttle", "document_steps", "document_reads",
 }  # fmt: skip
-OFFICE = {"users", "user_sessions", "login_throttle", "document_steps"}
+OFFICE = {"users", "user_sessions", "login_throttle", "document_steps", "document_reads"}
 
 
 def tables(url: str) -> set[str]:

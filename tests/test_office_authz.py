@@ -30,6 +30,7 @@ from sqlalchemy import or_, select
 
 from api.office.app import create_office_app
 from api.office.authz import PERMISSIONS, Action, Role
+from api.office.errors import API_PATHS
 from api.office.settings import OfficeSettings
 from storage.db import Database
 from storage.db import models as m
@@ -39,9 +40,12 @@ from tests.sign_helpers import signer_for
 
 #: routes anyone may call without a session: they are how a session is obtained
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/token"),
-          ("GET", "/api/v1/auth/oidc/login"), ("GET", "/api/v1/auth/oidc/callback")}
-#: FastAPI's own documentation routes (no data)
-DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}
+          ("GET", "/api/v1/auth/oidc/login"), ("GET", "/api/v1/auth/oidc/callback"),
+          # the web page's login form, its language switch and the fonts it is drawn with
+          ("GET", "/login"), ("POST", "/login"), ("GET", "/lang/{code}"),
+          ("GET", "/static/fonts/{name}.ttf")}
+#: FastAPI's own documentation routes (no data), and the page's static files (CSS, scripts)
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/static"}
 
 #: the C1 person of each role (all on the hub)
 C1_PEOPLE = {Role.LEADER: "lanhdao.c1", Role.CLERK: "vanthu.c1",
@@ -89,9 +93,14 @@ def _is_api(route: Any) -> bool:
 
 APP = create_office_app(_stub_node(), OfficeSettings())
 ROUTES = _routes(APP)
-API_ROUTES = [(method, r.path, r) for r in ROUTES if _is_api(r) for method in sorted(r.methods)]
+ALL_ROUTES = [(method, r.path, r) for r in ROUTES if _is_api(r) for method in sorted(r.methods)]
+#: the JSON API (its refusals in the one error shape) and the web page's routes (HTML)
+API_ROUTES = [(mt, p, r) for mt, p, r in ALL_ROUTES if p.startswith(API_PATHS)]
+PAGE_ROUTES = [(mt, p, r) for mt, p, r in ALL_ROUTES if not p.startswith(API_PATHS)]
 GATED = [(method, path, _gates(r)[0]) for method, path, r in API_ROUTES
          if (method, path) not in PUBLIC and len(_gates(r)) == 1]
+PAGE_GATED = [(method, path, _gates(r)[0]) for method, path, r in PAGE_ROUTES
+              if (method, path) not in PUBLIC and len(_gates(r)) == 1]
 
 
 # -- the world: documents of C1 and C2 on one hub --------------------------------------------------
@@ -323,9 +332,47 @@ RECIPES: dict[tuple[str, str], Recipe] = {
 }
 
 
+def _form(value: dict[str, Any]) -> Callable[[World, int | None], dict[str, Any]]:
+    return lambda w, i: {"data": value}
+
+
+#: the web page's routes: the same actions, as the page calls them (forms, cookie session)
+PAGE_RECIPES: dict[tuple[str, str], Recipe] = {
+    ("GET", "/"): Recipe(A.SELF),
+    ("GET", "/account"): Recipe(A.SELF),
+    ("POST", "/logout"): Recipe(A.SELF, fresh_session=True),
+    ("GET", "/inbox"): Recipe(A.INBOX_READ),
+    ("GET", "/incoming/{doc_id}"): Recipe(A.INBOX_READ, "incoming"),
+    ("GET", "/incoming/{doc_id}/page/{number}.png"): Recipe(A.INBOX_READ, "incoming"),
+    ("POST", "/incoming/{doc_id}/accept"): Recipe(A.ACCEPT, "incoming"),
+    ("POST", "/incoming/{doc_id}/reject"): Recipe(
+        A.REJECT, "incoming", body=_form({"reason": "Không thuộc thẩm quyền của xã"})),
+    ("POST", "/incoming/{doc_id}/assign"): Recipe(
+        A.ASSIGN, "incoming", body=lambda w, i: {"data": {"user_id": w.own["specialist"]}}),
+    ("POST", "/incoming/{doc_id}/processing"): Recipe(A.PROCESS, "incoming",
+                                                     body=_form({"note": "đang làm"})),
+    ("POST", "/incoming/{doc_id}/done"): Recipe(A.PROCESS, "incoming", body=_form({"note": "x"})),
+    ("GET", "/registers"): Recipe(A.REGISTER_READ),
+    ("GET", "/outgoing"): Recipe(A.OUTGOING_READ),
+    ("GET", "/outgoing/new"): Recipe(A.DRAFT_CREATE),
+    ("POST", "/outgoing/new"): Recipe(A.DRAFT_CREATE, body=lambda w, i: {"data": {
+        "subject": f"Dự thảo trên trang {next(w.counter)}", "notation": "CV-UBND",
+        "recipients": [C2[0]]}}),
+    ("GET", "/outgoing/{doc_id}"): Recipe(A.OUTGOING_READ, "outgoing"),
+    ("GET", "/outgoing/{doc_id}/page/{number}.png"): Recipe(A.OUTGOING_READ, "outgoing"),
+    ("POST", "/outgoing/{doc_id}/sign"): Recipe(A.SIGN_PERSONAL, "outgoing",
+                                                body=_form({"password": "mat-khau-khoa"})),
+    ("POST", "/outgoing/{doc_id}/number"): Recipe(A.NUMBER, "outgoing"),
+    ("POST", "/outgoing/{doc_id}/seal"): Recipe(A.SEAL, "outgoing"),
+    ("POST", "/outgoing/{doc_id}/issue"): Recipe(A.ISSUE, "outgoing"),
+    ("GET", "/dashboard"): Recipe(A.REPORT_READ),
+}
+
+
 def _url(path: str, obj_id: int | None) -> str:
     if "{direction}" in path:
         return path.replace("{direction}", "incoming")
+    path = path.replace("{number}", "1")
     if obj_id is None:
         return path
     return path.replace("{doc_id}", str(obj_id)).replace("{user_id}", str(obj_id))
@@ -364,6 +411,7 @@ def _call(w: World, client: Any, method: str, path: str, recipe: Recipe,
 def test_every_route_is_gated_or_public():
     problems = []
     assert len(API_ROUTES) > 30, "the walk found the app's routes"
+    assert len(PAGE_ROUTES) > 15, "the walk found the web page's routes"
     for route in ROUTES:
         if not _is_api(route):
             if getattr(route, "path", None) not in DOCS:
@@ -383,11 +431,12 @@ def test_every_route_is_gated_or_public():
 
 
 def test_every_route_has_a_recipe_and_its_action():
-    routes = {(method, path) for method, path, _r in API_ROUTES} - PUBLIC
-    assert routes - set(RECIPES) == set(), "routes the matrix does not call: add a Recipe"
-    assert set(RECIPES) - routes == set(), "recipes of routes that no longer exist"
-    gated = {(method, path): action for method, path, action in GATED}
-    wrong = {mp: (gated.get(mp), r.action) for mp, r in RECIPES.items()
+    routes = {(method, path) for method, path, _r in ALL_ROUTES} - PUBLIC
+    recipes = {**RECIPES, **PAGE_RECIPES}
+    assert routes - set(recipes) == set(), "routes the matrix does not call: add a Recipe"
+    assert set(recipes) - routes == set(), "recipes of routes that no longer exist"
+    gated = {(method, path): action for method, path, action in GATED + PAGE_GATED}
+    wrong = {mp: (gated.get(mp), r.action) for mp, r in recipes.items()
              if gated.get(mp) != r.action}
     assert not wrong, f"routes gated on another action than expected (found, expected): {wrong}"
 
@@ -441,6 +490,81 @@ def test_matrix(world, method, path, action):
             if why:
                 problems.append(f"{label}: {why}")
     assert not problems, f"{method} {path} ({action.value}):\n" + "\n".join(problems)
+
+
+def _page_refusal(r: httpx.Response, status: int) -> str | None:
+    """Why ``r`` is not the HTML page refusing with ``status``, or None."""
+    if r.status_code != status:
+        return f"HTTP {r.status_code} instead of {status}: {r.text[:300]}"
+    if not r.headers.get("content-type", "").startswith("text/html"):
+        return f"not an HTML page: {r.headers.get('content-type')}"
+    return None
+
+
+def _to_login(r: httpx.Response) -> str | None:
+    if r.status_code != 303 or not r.headers.get("location", "").startswith("/login"):
+        return f"HTTP {r.status_code} (location {r.headers.get('location')}), not to /login"
+    return None
+
+
+@pytest.mark.parametrize(("method", "path", "action"), PAGE_GATED,
+                         ids=[f"page {m_} {p}" for m_, p, _a in PAGE_GATED])
+def test_page_matrix(world, method, path, action):
+    """The web page's routes walked like the API's: no session → the login page; a role the
+    table does not allow → 403 page; another agency's or a guessed id → 404 page; one's own →
+    neither refusal nor server error; never anything of C2 in the answer."""
+    recipe = PAGE_RECIPES[(method, path)]
+    action = recipe.action
+    objects: list[tuple[str, int | None]] = [("own", world.own[recipe.obj] if recipe.obj
+                                              else None)]
+    if recipe.obj:
+        objects += [("other agency", world.other[recipe.obj]), ("guessed", GUESSED_ID)]
+    problems: list[str] = []
+    for where, obj_id in objects:
+        for who, client in (("no session", world.anonymous), ("bearer token", world.bogus)):
+            why = _to_login(_call(world, client, method, path, recipe, obj_id))
+            if why:
+                problems.append(f"{who}, {where}: {why}")
+    for role in Role:
+        allowed = role in PERMISSIONS[action]
+        for where, obj_id in objects:
+            client = world.fresh(role) if recipe.fresh_session else world.clients[role]
+            r = _call(world, client, method, path, recipe, obj_id)
+            if recipe.fresh_session:
+                client.close()
+            label = f"{role.value}, {where} ({r.status_code})"
+            if r.status_code >= 500:
+                problems.append(f"{label}: server error {r.text[:300]}")
+            elif not allowed:
+                why = _page_refusal(r, 403)
+                if why:
+                    problems.append(f"{label}: role not allowed, {why}")
+            elif where != "own":
+                why = _page_refusal(r, 404)
+                if why:
+                    problems.append(f"{label}: {why}")
+            elif r.status_code in (401, 403, 404, 422):
+                problems.append(f"{label}: own object refused: {r.text[:300]}")
+            why = _leaks(r)
+            if why:
+                problems.append(f"{label}: {why}")
+    assert not problems, f"page {method} {path} ({action.value}):\n" + "\n".join(problems)
+
+
+def test_page_forms_need_the_csrf_token(world):
+    """A form posted with the session cookie but without the page's token (another site's
+    form) is refused and changes nothing; the same with the token works."""
+    clerk = world.clients[Role.CLERK]
+    doc = world.own["incoming_unassigned"]
+    before = clerk.ok("GET", f"/api/v1/incoming/{doc}")
+    bare = httpx.Client(base_url=world.nodes.urls["hub"], cookies=clerk.cookies, timeout=60)
+    for token in (None, "0" * 40):
+        data = {"reason": "giả mạo"} | ({"csrf": token} if token else {})
+        r = bare.post(f"/incoming/{doc}/reject", data=data)
+        assert _page_refusal(r, 403) is None and "tải lại trang" in r.text, r.text[:300]
+    bare.close()
+    after = clerk.ok("GET", f"/api/v1/incoming/{doc}")
+    assert (after["state"], after["history"]) == (before["state"], before["history"])
 
 
 # -- lists and sub-objects keep to the caller's agency ---------------------------------------------

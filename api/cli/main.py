@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from api.cli import agent as agent_cli
 from api.cli import audit as audit_cli
 from api.cli import cms as cms_cli
 from api.cli import db as db_cli
@@ -34,6 +35,7 @@ app.add_typer(node_cli.app, name="node")
 app.command("demo")(demo_cli.demo)
 app.command("verify")(verify_cli.verify)
 app.command("sign")(sign_cli.sign)
+app.command("agent")(agent_cli.agent)
 app.add_typer(cms_cli.app, name="cms")
 app.add_typer(edxml_cli.app, name="edxml")
 app.add_typer(store_cli.app, name="store")

@@ -43,6 +43,9 @@ def create_office_app(node: Any, settings: OfficeSettings) -> FastAPI:
     from api.office.routes import reports  # noqa: PLC0415
 
     app.include_router(reports.router)
+    from api.web.app import install as install_pages  # noqa: PLC0415
+
+    install_pages(app)
     app.add_middleware(BodyLimit, limit=int(settings.max_upload_mb * 1024 * 1024) + 1024 * 1024)
     app.add_middleware(metrics.MetricsMiddleware, metrics=ctx.metrics)
     # What exists now (modules, the node, the routes) lives as long as the process: out of the

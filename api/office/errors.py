@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edoc.errors import EdocError
@@ -70,45 +70,45 @@ _HTTP_MESSAGES = {
 _STATUS_BY_CODE = {"AccountError": 400, "StatusError": 409, "RegisterError": 409}
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api(_r: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(body(exc.code, exc.message_vi, exc.message_en, exc.details),
-                            status_code=exc.status, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+def describe(exc: Exception) -> ApiError:
+    """Any refusal as an ``ApiError`` (status, code, both messages): the one mapping that the
+    JSON handlers below and the web pages (``api.web``) both answer with."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestValidationError):
         problems = [{"where": ".".join(str(p) for p in e.get("loc", ())),
                      "problem": e.get("msg", "")} for e in exc.errors()]
         where = ", ".join(p["where"] for p in problems[:5])
-        return JSONResponse(body("invalid_request", f"Dữ liệu gửi lên không hợp lệ: {where}",
-                                 f"invalid request: {where}", {"problems": problems}),
-                            status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return ApiError(422, "invalid_request", f"Dữ liệu gửi lên không hợp lệ: {where}",
+                        f"invalid request: {where}", details={"problems": problems})
+    if isinstance(exc, StarletteHTTPException):
         vi, en = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
-        return JSONResponse(body(f"http_{exc.status_code}", vi, en), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(EdocError)
-    async def _domain(_r: Request, exc: EdocError) -> JSONResponse:
+        return ApiError(exc.status_code, f"http_{exc.status_code}", vi, en,
+                        headers=getattr(exc, "headers", None))
+    if isinstance(exc, EdocError):
         name = type(exc).__name__
-        return JSONResponse(body(name, exc.message_vi, exc.message_en),
-                            status_code=_STATUS_BY_CODE.get(name, 400))
+        return ApiError(_STATUS_BY_CODE.get(name, 400), name, exc.message_vi, exc.message_en)
+    if isinstance(exc, SigningError | ExchangeError):
+        return ApiError(400, exc.code, exc.message_vi, exc.message_en)
+    log.error("unforeseen error in the e-office app", exc_info=exc)
+    return ApiError(500, "internal", "Lỗi hệ thống; thao tác chưa được thực hiện, hãy thử lại "
+                    "hoặc báo người quản trị",
+                    "internal error; nothing was done: try again or tell the operator")
 
-    @app.exception_handler(SigningError)
-    async def _signing(_r: Request, exc: SigningError) -> JSONResponse:
-        return JSONResponse(body(exc.code, exc.message_vi, exc.message_en), status_code=400)
 
-    @app.exception_handler(ExchangeError)
-    async def _exchange(_r: Request, exc: ExchangeError) -> JSONResponse:
-        return JSONResponse(body(exc.code, exc.message_vi, exc.message_en), status_code=400)
+#: the paths of the JSON API: their refusals are JSON; any other path is a page of the web app
+API_PATHS = ("/api/", "/metrics", "/openapi.json", "/docs")
 
-    @app.exception_handler(Exception)
-    async def _unforeseen(_r: Request, exc: Exception) -> JSONResponse:
-        log.exception("unforeseen error in the e-office API")
-        return JSONResponse(body("internal", "Lỗi hệ thống; thao tác chưa được thực hiện, hãy "
-                                 "thử lại hoặc báo người quản trị",
-                                 "internal error; nothing was done: try again or tell the "
-                                 "operator"), status_code=500)
+
+def install(app: FastAPI) -> None:
+    async def _answer(request: Request, exc: Exception) -> Response:
+        err = describe(exc)
+        pages = getattr(request.app.state, "page_errors", None)
+        if pages is not None and not request.url.path.startswith(API_PATHS):
+            return pages(request, err)  # a page of the web app: an HTML answer
+        return JSONResponse(body(err.code, err.message_vi, err.message_en, err.details),
+                            status_code=err.status, headers=err.headers)
+
+    for kind in (ApiError, RequestValidationError, StarletteHTTPException, EdocError,
+                 SigningError, ExchangeError, Exception):
+        app.add_exception_handler(kind, _answer)

@@ -8,11 +8,13 @@ reading the others', and another agency's document id is simply "not found".
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.office.authz import ASSIGNED_ONLY, PERMISSIONS, Action, Role
@@ -69,6 +71,13 @@ def row_json(doc: Any, entry: Any) -> dict[str, Any]:
     }
 
 
+def _read_by(user: Any) -> Any:
+    """Whether the caller has opened the document (``document_reads``), as a column."""
+    r = m.DocumentRead
+    return (select(r.document_id).where(r.user_id == user, r.document_id == m.Document.id)
+            .exists())
+
+
 #: the inbox's filters, in the order of the statement cache's key
 _FILTERS = ("state", "q", "number", "sender", "date_from", "date_to", "mine")
 _INBOX_STATEMENTS: dict[tuple[bool, ...], tuple[Any, Any]] = {}
@@ -105,7 +114,8 @@ def _inbox_statements(used: tuple[bool, ...]) -> tuple[Any, Any]:
     count = count.where(*where)
     # one statement: the page as plain columns (read, never changed: no ORM objects) with the
     # total beside each row; only a page past the end needs the count on its own
-    page = (select(*_ITEM_COLUMNS, count.scalar_subquery().correlate(None).label("total"))
+    page = (select(*_ITEM_COLUMNS, count.scalar_subquery().correlate(None).label("total"),
+                   _read_by(bindparam("reader")).label("read"))
             .outerjoin(e, e.document_id == d.id).where(*where).order_by(d.id.desc())
             .limit(bindparam("limit", type_=Integer))
             .offset(bindparam("offset", type_=Integer)))
@@ -135,11 +145,37 @@ def inbox(ctx: Office, who: Principal, *, state: str | None, q: str | None,
     params = {k: v for k, v in values.items() if v is not None}
     with ctx.session() as s:
         conn = s.connection()
-        rows = conn.execute(page_stmt, {**params, "limit": per_page,
+        rows = conn.execute(page_stmt, {**params, "reader": who.user_id, "limit": per_page,
                                         "offset": (page - 1) * per_page}).all()
         total = rows[0].total if rows else conn.execute(count_stmt, params).scalar()
         return {"total": total, "page": page, "per_page": per_page,
-                "items": [row_json(r, r) for r in rows]}
+                "unread": conn.execute(_UNREAD, {"agency": who.agency_id,
+                                                 "reader": who.user_id}).scalar(),
+                "items": [{**row_json(r, r), "read": bool(r.read)} for r in rows]}
+
+
+#: how many of the agency's incoming documents the caller has not opened yet
+_UNREAD = (select(func.count(m.Document.id))
+           .where(m.Document.agency_id == bindparam("agency"),
+                  m.Document.direction == "incoming", ~_read_by(bindparam("reader"))))
+
+
+def unread_count(ctx: Office, who: Principal) -> int:
+    """The caller's unread incoming documents (the badge beside "Văn bản đến")."""
+    with ctx.session() as s:
+        return s.connection().execute(_UNREAD, {"agency": who.agency_id,
+                                                "reader": who.user_id}).scalar() or 0
+
+
+def mark_read(ctx: Office, who: Principal, doc_id: int) -> None:
+    """Record that the caller opened the document (once; a second open changes nothing). Its
+    own short transaction, outside ``Office.transaction``: reading changes nobody's rights, so
+    the session cache stays."""
+    # opened at the same moment in another tab: the other insert wins, read either way
+    with contextlib.suppress(IntegrityError), ctx.session() as s, s.begin():
+        if s.get(m.DocumentRead, (who.user_id, doc_id)) is None:
+            s.add(m.DocumentRead(user_id=who.user_id, document_id=doc_id,
+                                 read_at=ctx.now()))
 
 
 _d, _e, _f, _s = m.Document, m.IncomingEntry, m.DocumentFile, m.StatusEvent
@@ -175,7 +211,8 @@ def view(ctx: Office, who: Principal, doc_id: int) -> dict[str, Any]:
         if doc.assigned_to:
             user = s.get(m.User, doc.assigned_to)
             out["assignee"] = {"id": user.id, "full_name": user.full_name} if user else None
-        return out
+    mark_read(ctx, who, doc_id)
+    return out
 
 
 def _meaning(code: str) -> str:

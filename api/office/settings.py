@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -121,6 +122,10 @@ class OfficeSettings(ListenAddress, BaseModel):
     oidc: OidcSettings | None = None
     #: PDF of the province's directive template is drafted by api.drafting
     template_place: str = "Nghệ An"
+    #: the web page's language unless the reader chose one: vi or en
+    lang: Literal["vi", "en"] = "vi"
+    #: where the page looks for the leader's signing agent (``edoc agent``) by default
+    agent_url: str = "http://127.0.0.1:18765"
 
     @property
     def base_url(self) -> str:
@@ -176,7 +181,7 @@ def dump_office(office: OfficeSettings) -> str:
         return f'"{text}"'
 
     lines = ["", "[office]"]
-    for name in ("listen", "public_url", "signature_level"):
+    for name in ("listen", "public_url", "signature_level", "lang", "agent_url"):
         lines.append(f"{name} = {q(getattr(office, name))}")
     if office.tsa_url:
         lines.append(f"tsa_url = {q(office.tsa_url)}")

@@ -421,3 +421,16 @@ class DocumentStep(Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class DocumentRead(Base):
+    """A person opened an incoming document (first time): what the inbox shows as read, so each
+    clerk and specialist sees what is new to HIM, not only what nobody has handled yet."""
+
+    __tablename__ = "document_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    read_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -23,6 +23,11 @@ def summary(date_from: dt.date | None = Query(None, alias="from"),
             date_to: dt.date | None = Query(None, alias="to"),
             rollup: bool = Query(True, description="include the agencies below mine"),
             format: Literal["json", "csv"] = Query("json"),
+            per_day: bool = Query(False, description="add the day series (periods of at most "
+                                  f"{reports.MAX_PER_DAY_DAYS} days)"),
+            by: Literal["agency", "day"] = Query("agency", description="CSV lines: one per "
+                                                  "agency, or one per day of the total (implies "
+                                                  "per_day)"),
             who: Principal = Depends(require(Action.REPORT_READ)),
             ctx: Office = Depends(office)) -> Any:
     today = ctx.now().date()
@@ -34,10 +39,12 @@ def summary(date_from: dt.date | None = Query(None, alias="from"),
     if (end - start).days > 3660:
         raise ApiError(400, "bad_period", "Khoảng thời gian tối đa 10 năm",
                        "the period is at most 10 years")
-    report = reports.summary(ctx, who, start, end, rollup)
+    report = reports.summary(ctx, who, start, end, rollup, per_day=per_day or by == "day")
     if format == "csv":
-        return Response(reports.to_csv(report), media_type="text/csv; charset=utf-8",
+        text = reports.to_csv_days(report) if by == "day" else reports.to_csv(report)
+        suffix = "-theo-ngay" if by == "day" else ""
+        return Response(text, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition":
                                  f'attachment; filename="bao-cao-{who.agency_code}-'
-                                 f'{start.isoformat()}-{end.isoformat()}.csv"'})
+                                 f'{start.isoformat()}-{end.isoformat()}{suffix}.csv"'})
     return report

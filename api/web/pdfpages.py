@@ -1,0 +1,73 @@
+"""A PDF's pages as PNG images, rendered on the server with PDFium (pypdfium2), so the page shows
+the document without a PDF plug-in, pdf.js or anything fetched from elsewhere.
+
+Originals are immutable and named by their SHA-256, so a rendered page is cached by (hash, page,
+width) for as long as the process lives (a small LRU: documents are read in bursts). PDFium is
+not thread-safe: one lock serialises rendering.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+
+import pypdfium2 as pdfium
+
+from api.office.errors import ApiError, not_found
+
+#: rendered width in pixels: sharp on a 1366-wide screen beside the verdict panel, light on a phone
+WIDTH = 900
+_CACHE_SIZE = 64
+_lock = threading.Lock()
+_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+_counts: dict[str, int] = {}
+
+
+def page_count(sha256: str, data: bytes) -> int:
+    """How many pages the PDF has (remembered per hash)."""
+    if sha256 not in _counts:
+        with _lock:
+            doc = _open(data)
+            try:
+                _counts[sha256] = len(doc)
+            finally:
+                doc.close()
+    return _counts[sha256]
+
+
+def render_page(sha256: str, data: bytes, number: int, width: int = WIDTH) -> bytes:
+    """Page ``number`` (1-based) as PNG, ``width`` pixels wide."""
+    key = (sha256, number, width)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+        doc = _open(data)
+        try:
+            if not 1 <= number <= len(doc):
+                raise not_found(f"trang {number} (văn bản có {len(doc)} trang)",
+                                f"page {number} (the document has {len(doc)} pages)")
+            pdf_page = doc[number - 1]
+            scale = width / pdf_page.get_width()
+            image = pdf_page.render(scale=scale, may_draw_forms=True).to_pil()
+            out = io.BytesIO()
+            image.save(out, format="PNG", optimize=False)
+            png = out.getvalue()
+        finally:
+            doc.close()
+        _cache[key] = png
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return png
+
+
+def _open(data: bytes) -> pdfium.PdfDocument:
+    try:
+        doc = pdfium.PdfDocument(data)
+        doc.init_forms()  # filled form fields (the clerk's number and date) are drawn too
+        return doc
+    except pdfium.PdfiumError as exc:
+        raise ApiError(422, "pdf_unreadable", f"Không hiển thị được tệp PDF: {exc}",
+                       f"the PDF cannot be shown: {exc}") from exc
