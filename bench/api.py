@@ -18,7 +18,8 @@ search, sender, number, date range) and document views (a random document of the
 agency). Every answer must be 200.
 
 Baselines in the same run, at the same rate and schedule:
-- ``sql``: the SQL those routes run (the inbox's page with its total; the view's document, files
+- ``sql``: the SQL those routes run (the inbox's page with its total and read marks, the unread
+  count; the view's read mark (look-up, insert if new), document, files
   and history), sent directly with psycopg (async, a pool of connections): the database's floor;
 - ``me``: ``GET /api/v1/me`` through the same generator: the HTTP + authentication floor.
 The ratios are p99 of the API over p99 of the baseline.
@@ -101,6 +102,7 @@ class Agency:
     code: str
     docs: list[int] = field(default_factory=list)
     token: str = ""
+    user_id: int = 0  # the sampled clerk's id (his read marks)
 
 
 @dataclass
@@ -225,6 +227,7 @@ def add_clerks(url: str, sample: list[Agency]) -> None:
                                          password_hash=password_hash, position="Văn thư")
                 agency.token, _row = accounts.open_session(user, "bearer", dt.timedelta(days=1),
                                                            label="bench")
+                agency.user_id = user.id
     finally:
         db.dispose()
 
@@ -404,11 +407,20 @@ VIEW_SQL = [
     "SELECT status_code, description, occurred_at, staff FROM status_events "
     "WHERE document_id = %(doc)s ORDER BY id",
 ]
+#: the view marks the document read for the caller (once): a look-up, and the insert if new
+READ_SQL = ("SELECT 1 FROM document_reads WHERE user_id = %(user)s AND document_id = %(doc)s",
+            "INSERT INTO document_reads (user_id, document_id, read_at) "
+            "VALUES (%(user)s, %(doc)s, now()) ON CONFLICT DO NOTHING")
+#: the exists-column of the inbox's page, and the caller's unread count beside the page
+READ_COLUMN = ("EXISTS (SELECT document_reads.document_id FROM document_reads WHERE "
+               "document_reads.user_id = %(user)s AND document_reads.document_id = d.id)")
+UNREAD_SQL = (f"SELECT count(d.id) FROM documents d WHERE d.agency_id = %(agency)s AND "
+              f"d.direction = 'incoming' AND NOT {READ_COLUMN}")
 
 
-def inbox_sql(params: dict[str, str], agency_id: int) -> tuple[str, str, dict]:
+def inbox_sql(params: dict[str, str], agency_id: int, user_id: int) -> tuple[str, str, dict]:
     """(page with total, count) statements of the inbox for these parameters, and their values."""
-    where, values = "", {"agency": agency_id}
+    where, values = "", {"agency": agency_id, "user": user_id}
     joined = False
     if "state" in params:
         where += " AND d.state = %(state)s"
@@ -433,8 +445,8 @@ def inbox_sql(params: dict[str, str], agency_id: int) -> tuple[str, str, dict]:
     base = f" WHERE d.agency_id = %(agency)s AND d.direction = 'incoming'{where}"
     count = f"SELECT count(d.id) FROM documents d{join if joined else ''}{base}"
     values.update(limit=PER_PAGE, offset=(int(params["page"]) - 1) * PER_PAGE)
-    page = (f"SELECT {ITEM}, ({count}) AS total FROM documents d{join}{base} "
-            "ORDER BY d.id DESC LIMIT %(limit)s OFFSET %(offset)s")
+    page = (f"SELECT {ITEM}, ({count}) AS total, {READ_COLUMN} AS read FROM documents "
+            f"d{join}{base} ORDER BY d.id DESC LIMIT %(limit)s OFFSET %(offset)s")
     return page, count, values
 
 
@@ -465,6 +477,14 @@ async def sql_baseline(url: str, mix: Mix, rate: float, seconds: float,
                 if fallback is not None and not rows:
                     await cur.execute(*fallback)
                     await cur.fetchall()
+                if kind == "inbox":
+                    await cur.execute(UNREAD_SQL, work[0][1])
+                    await cur.fetchall()
+                else:  # the read mark, in its own transaction as the app writes it
+                    async with conn.transaction():
+                        await cur.execute(READ_SQL[0], work[0][1])
+                        if not await cur.fetchall():
+                            await cur.execute(READ_SQL[1], work[0][1])
             samples.append(Sample(kind, loop.time() - due, 200, due))
         except Exception:  # noqa: BLE001 - counted
             samples.append(Sample(kind, loop.time() - due, 0, due))
@@ -481,10 +501,12 @@ async def sql_baseline(url: str, mix: Mix, rate: float, seconds: float,
             await asyncio.sleep(delay)
         agency = rng.choice(mix.sample)
         if rng.random() < mix.inbox_share:
-            page, count, values = inbox_sql(mix.inbox_params(agency), agency.id)
+            page, count, values = inbox_sql(mix.inbox_params(agency), agency.id,
+                                            agency.user_id)
             task = one(due, "inbox", [(page, values)], (count, values))
         else:
-            values = {"doc": rng.choice(agency.docs), "agency": agency.id}
+            values = {"doc": rng.choice(agency.docs), "agency": agency.id,
+                      "user": agency.user_id}
             task = one(due, "view", [(sql, values) for sql in VIEW_SQL], None)
         tasks.append(asyncio.create_task(task))
     await asyncio.gather(*tasks)

@@ -281,12 +281,13 @@ def latency_lines(days: Sequence[tuple[Day, float | None, float | None]], title:
     body = [_heading(title), *frame.grid(lang),
             _text(0, frame.top - 12, f"({_word(lang, unit)})", size=11, fill=MUTED)]
     styles = [("p50", BLUE, "", "circle"), ("p95", ORANGE, ' stroke-dasharray="6 3"', "square")]
+    label_ys: list[float] = []
     for k, (name, color, dash, marker) in enumerate(styles):
         points = [(frame.x(i), frame.y(pair[k])) if pair[k] is not None else None
                   for i, pair in enumerate(scaled)]
         body += _polyline_runs(points, color, dash, marker, markers=len(series) <= 62)
         body += _end_label(points, [p[k] for p in scaled], _word(lang, name), color, lang,
-                           _word(lang, unit))
+                           _word(lang, unit), taken=label_ys)
     body += _line_legend(lang, styles)
     body += frame.x_labels(lang)
     desc = _latency_desc(title, series, lang)
@@ -327,14 +328,20 @@ def _marker(x: float, y: float, color: str, shape: str) -> str:
 
 
 def _end_label(points: list[tuple[float, float] | None], values: list[float | None],
-               name: str, color: str, lang: Lang, unit: str) -> list[str]:
-    """The last figure of a line written beside its last point (the line named by words)."""
+               name: str, color: str, lang: Lang, unit: str, *,
+               taken: list[float]) -> list[str]:
+    """The last figure of a line written beside its last point (the line named by words),
+    moved up when another line's label (``taken``, their baselines) already sits there."""
     last = max((i for i, p in enumerate(points) if p is not None), default=None)
     if last is None:
         return []
     x, y = points[last]
     anchor, dx = ("end", -6) if x > WIDTH * 0.7 else ("start", 6)
-    return [_text(x + dx, y - 6, f"{name}: {format_number(values[last], lang)} {unit}", size=10,
+    y -= 6
+    while any(abs(y - other) < 13 for other in taken):
+        y -= 13
+    taken.append(y)
+    return [_text(x + dx, y, f"{name}: {format_number(values[last], lang)} {unit}", size=10,
                   anchor=anchor, fill=color if color != ORANGE else "#8a4a0f", halo=True)]
 
 

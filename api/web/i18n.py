@@ -140,6 +140,8 @@ VI: dict[str, str] = {
     "Recipients": "Nơi nhận",
     "Next step": "Bước tiếp theo",
     "Steps": "Các bước",
+    "sign_prepared": "Chuẩn bị ký bằng USB token",
+    "Nothing for you to do at this step.": "Ở bước này bạn không có thao tác nào.",
     "Upload a PDF": "Tải lên tệp PDF",
     "or draft from the directive template": "hoặc soạn từ mẫu chỉ thị",
     "Notation": "Ký hiệu",

@@ -97,7 +97,8 @@ def page(request: Request, ctx: Office, template: str, who: Any, *, status: int 
                "agent_url": ctx.settings.agent_url,
                "status_meaning": lambda code: status_meaning(code, lang),
                "role_labels": lambda names: role_labels(names, lang),
-               "duration": lambda seconds: duration(seconds, lang), **values}
+               "duration": lambda seconds: duration(seconds, lang),
+               "percent": lambda share: percent(share, lang), **values}
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status,
                                       headers=security_headers())
 
@@ -108,6 +109,12 @@ def duration(seconds: float | None, lang: str) -> str:
     from api.web.charts import format_duration  # noqa: PLC0415
 
     return format_duration(seconds, lang)
+
+
+def percent(share: float, lang: str) -> str:
+    from api.web.charts import format_percent  # noqa: PLC0415
+
+    return format_percent(share, lang)
 
 
 def status_meaning(code: str | None, lang: str) -> str:
