@@ -454,16 +454,28 @@ def test_running_app_is_the_app_walked_here(world):
                          ids=[f"{m_} {p}" for m_, p, _a in GATED])
 def test_matrix(world, method, path, action):
     recipe = RECIPES[(method, path)]
-    action = recipe.action  # what the route must require (the route's own gate is checked above)
+    problems = _walk(world, method, path, recipe, outsiders=[
+        ("no session", world.anonymous, lambda r: _shape(r, 401, "not_authenticated")),
+        ("bogus token", world.bogus, lambda r: _shape(r, 401, "session_unknown"))],
+        refusal=lambda r, status, code: _shape(r, status, code))
+    assert not problems, f"{method} {path} ({recipe.action.value}):\n" + "\n".join(problems)
+
+
+def _walk(world: World, method: str, path: str, recipe: Recipe, *,
+          outsiders: list[tuple[str, httpx.Client, Callable[[httpx.Response], str | None]]],
+          refusal: Callable[[httpx.Response, int, str], str | None]) -> list[str]:
+    """Call one route as every outsider and every role, on the own object, another agency's
+    and a guessed id; what is wrong, as lines. The route must require ``recipe.action`` (its own
+    gate is checked above); ``refusal(r, status, code)`` says why ``r`` is not that refusal."""
+    action = recipe.action
     objects: list[tuple[str, int | None]] = [("own", world.own[recipe.obj] if recipe.obj
                                               else None)]
     if recipe.obj:
         objects += [("other agency", world.other[recipe.obj]), ("guessed", GUESSED_ID)]
     problems: list[str] = []
     for where, obj_id in objects:
-        for who, client, code in (("no session", world.anonymous, "not_authenticated"),
-                                  ("bogus token", world.bogus, "session_unknown")):
-            why = _shape(_call(world, client, method, path, recipe, obj_id), 401, code)
+        for who, client, check in outsiders:
+            why = check(_call(world, client, method, path, recipe, obj_id))
             if why:
                 problems.append(f"{who}, {where}: {why}")
     for role in Role:
@@ -477,11 +489,11 @@ def test_matrix(world, method, path, action):
             if r.status_code >= 500:
                 problems.append(f"{label}: server error {r.text[:300]}")
             elif not allowed:
-                why = _shape(r, 403, "forbidden")
+                why = refusal(r, 403, "forbidden")
                 if why:
                     problems.append(f"{label}: role not allowed, {why}")
             elif where != "own":
-                why = _shape(r, 404, "not_found")
+                why = refusal(r, 404, "not_found")
                 if why:
                     problems.append(f"{label}: {why}")
             elif r.status_code in (401, 403, 404, 422):  # 422: the recipe's body is wrong
@@ -489,10 +501,10 @@ def test_matrix(world, method, path, action):
             why = _leaks(r)
             if why:
                 problems.append(f"{label}: {why}")
-    assert not problems, f"{method} {path} ({action.value}):\n" + "\n".join(problems)
+    return problems
 
 
-def _page_refusal(r: httpx.Response, status: int) -> str | None:
+def _page_refusal(r: httpx.Response, status: int, _code: str = "") -> str | None:
     """Why ``r`` is not the HTML page refusing with ``status``, or None."""
     if r.status_code != status:
         return f"HTTP {r.status_code} instead of {status}: {r.text[:300]}"
@@ -514,41 +526,10 @@ def test_page_matrix(world, method, path, action):
     table does not allow → 403 page; another agency's or a guessed id → 404 page; one's own →
     neither refusal nor server error; never anything of C2 in the answer."""
     recipe = PAGE_RECIPES[(method, path)]
-    action = recipe.action
-    objects: list[tuple[str, int | None]] = [("own", world.own[recipe.obj] if recipe.obj
-                                              else None)]
-    if recipe.obj:
-        objects += [("other agency", world.other[recipe.obj]), ("guessed", GUESSED_ID)]
-    problems: list[str] = []
-    for where, obj_id in objects:
-        for who, client in (("no session", world.anonymous), ("bearer token", world.bogus)):
-            why = _to_login(_call(world, client, method, path, recipe, obj_id))
-            if why:
-                problems.append(f"{who}, {where}: {why}")
-    for role in Role:
-        allowed = role in PERMISSIONS[action]
-        for where, obj_id in objects:
-            client = world.fresh(role) if recipe.fresh_session else world.clients[role]
-            r = _call(world, client, method, path, recipe, obj_id)
-            if recipe.fresh_session:
-                client.close()
-            label = f"{role.value}, {where} ({r.status_code})"
-            if r.status_code >= 500:
-                problems.append(f"{label}: server error {r.text[:300]}")
-            elif not allowed:
-                why = _page_refusal(r, 403)
-                if why:
-                    problems.append(f"{label}: role not allowed, {why}")
-            elif where != "own":
-                why = _page_refusal(r, 404)
-                if why:
-                    problems.append(f"{label}: {why}")
-            elif r.status_code in (401, 403, 404, 422):
-                problems.append(f"{label}: own object refused: {r.text[:300]}")
-            why = _leaks(r)
-            if why:
-                problems.append(f"{label}: {why}")
-    assert not problems, f"page {method} {path} ({action.value}):\n" + "\n".join(problems)
+    problems = _walk(world, method, path, recipe, outsiders=[
+        ("no session", world.anonymous, _to_login), ("bearer token", world.bogus, _to_login)],
+        refusal=_page_refusal)
+    assert not problems, f"page {method} {path} ({recipe.action.value}):\n" + "\n".join(problems)
 
 
 def test_page_forms_need_the_csrf_token(world):

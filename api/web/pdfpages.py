@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 
 import pypdfium2 as pdfium
+from fastapi.responses import Response
 
 from api.office.errors import ApiError, not_found
 
@@ -61,6 +62,15 @@ def render_page(sha256: str, data: bytes, number: int, width: int = WIDTH) -> by
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
         return png
+
+
+def png_response(sha256: str, data: bytes, number: int) -> Response:
+    """Page ``number`` as the page's ``<img>`` gets it: PNG, cached privately for an hour
+    (the bytes behind a hash never change)."""
+    from api.web.render import security_headers  # noqa: PLC0415
+
+    return Response(render_page(sha256, data, number), media_type="image/png",
+                    headers={**security_headers(), "Cache-Control": "private, max-age=3600"})
 
 
 def _open(data: bytes) -> pdfium.PdfDocument:

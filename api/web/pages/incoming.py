@@ -16,7 +16,7 @@ from api.office.context import Office, office
 from api.office.errors import ApiError, RowId
 from api.web import pdfpages
 from api.web.gate import page_require
-from api.web.render import page, security_headers
+from api.web.render import page
 from edoc.status import StatusCode
 from storage.accounts import Accounts, Principal
 
@@ -102,9 +102,7 @@ def page_image(doc_id: RowId, number: int,
                who: Principal = Depends(page_require(Action.INBOX_READ)),
                ctx: Office = Depends(office)) -> Response:
     f, data = inc.main_file(ctx, who, doc_id)
-    png = pdfpages.render_page(f.sha256, data, number)
-    return Response(png, media_type="image/png",
-                    headers={**security_headers(), "Cache-Control": "private, max-age=3600"})
+    return pdfpages.png_response(f.sha256, data, number)
 
 
 def _decide(request: Request, ctx: Office, who: Principal, doc_id: int, code: StatusCode,

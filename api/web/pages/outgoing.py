@@ -25,7 +25,7 @@ from api.office.routes.outgoing import DraftMeta
 from api.office.uploads import check_pdf, read_upload
 from api.web import pdfpages
 from api.web.gate import page_require
-from api.web.render import page, security_headers
+from api.web.render import page
 from storage.accounts import Accounts, Principal
 from storage.db import models as m
 
@@ -175,10 +175,8 @@ def page_image(doc_id: RowId, number: int,
                ctx: Office = Depends(office)) -> Response:
     with ctx.session() as s:
         doc = wf.load(s, who, doc_id)
-    current = wf.current_file(doc)
-    png = pdfpages.render_page(current["sha256"], wf.read_current(ctx, doc), number)
-    return Response(png, media_type="image/png",
-                    headers={**security_headers(), "Cache-Control": "private, max-age=3600"})
+    return pdfpages.png_response(wf.current_file(doc)["sha256"], wf.read_current(ctx, doc),
+                                 number)
 
 
 def _step(request: Request, ctx: Office, who: Principal, doc_id: int, state: str,
