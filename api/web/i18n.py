@@ -140,7 +140,7 @@ VI: dict[str, str] = {
     "Recipients": "Nơi nhận",
     "Next step": "Bước tiếp theo",
     "Steps": "Các bước",
-    "sign_prepared": "Chuẩn bị ký bằng USB token",
+    "Prepared for the USB token": "Chuẩn bị ký bằng USB token",
     "Nothing for you to do at this step.": "Ở bước này bạn không có thao tác nào.",
     "Upload a PDF": "Tải lên tệp PDF",
     "or draft from the directive template": "hoặc soạn từ mẫu chỉ thị",
@@ -213,6 +213,7 @@ VI: dict[str, str] = {
     "median": "trung vị",
     "No rejections.": "Không có văn bản bị từ chối.",
     "Reason": "Lý do",
+    "Rejected at": "Thời điểm từ chối",
     "Documents sent and received": "Văn bản gửi và nhận",
     "Include the agencies below mine": "Gồm các cơ quan cấp dưới",
     # account

@@ -31,6 +31,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "frame-ancestors 'none'; form-action 'self'; "
        "connect-src 'self' http://127.0.0.1:* http://localhost:*")
 
+#: the outgoing workflow's recorded steps, as people read them
+STEP_LABELS = {"sign_prepared": "Prepared for the USB token", "signed": "signed",
+               "numbered": "numbered", "sealed": "sealed", "issued": "issued", "draft": "draft"}
 PRIORITIES = ("Normal", "Urgent", "Very urgent", "Express", "Express, timed")
 VERDICTS = {"TOTAL_PASSED": ("ok", "Valid signatures"),
             "TOTAL_FAILED": ("bad", "Invalid signature"),
@@ -98,7 +101,8 @@ def page(request: Request, ctx: Office, template: str, who: Any, *, status: int 
                "status_meaning": lambda code: status_meaning(code, lang),
                "role_labels": lambda names: role_labels(names, lang),
                "duration": lambda seconds: duration(seconds, lang),
-               "percent": lambda share: percent(share, lang), **values}
+               "percent": lambda share: percent(share, lang), "step_labels": STEP_LABELS,
+               **values}
     return TEMPLATES.TemplateResponse(request, template, context, status_code=status,
                                       headers=security_headers())
 

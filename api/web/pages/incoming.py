@@ -35,19 +35,30 @@ def _filters(request: Request) -> dict[str, str]:
     return {k: request.query_params[k] for k in keys if request.query_params.get(k)}
 
 
+def _day(value: str | None) -> dt.date | None:
+    """A date field of the search form: empty means no limit (a plain form sends it empty)."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(422, "bad_date", f"Ngày không hợp lệ: {value} (cần YYYY-MM-DD)",
+                       f"invalid date: {value} (YYYY-MM-DD is needed)") from None
+
+
 @router.get("/inbox")
 def inbox(request: Request, state: str | None = Query(None, max_length=30),
           q: str | None = Query(None, max_length=200),
           number: str | None = Query(None, max_length=80),
           sender: str | None = Query(None, max_length=200),
-          date_from: dt.date | None = Query(None, alias="from"),
-          date_to: dt.date | None = Query(None, alias="to"),
+          date_from: str | None = Query(None, alias="from", max_length=10),
+          date_to: str | None = Query(None, alias="to", max_length=10),
           mine: bool = Query(False), page_no: int = Query(1, alias="page", ge=1, le=100_000),
           who: Principal = Depends(page_require(Action.INBOX_READ)),
           ctx: Office = Depends(office)) -> Response:
     per_page = 25
     found = inc.inbox(ctx, who, state=state if state in STATES else None, q=q, number=number,
-                      sender=sender, date_from=date_from, date_to=date_to,
+                      sender=sender, date_from=_day(date_from), date_to=_day(date_to),
                       assigned_to_me=mine, page=page_no, per_page=per_page)
     pages = max(1, -(-found["total"] // per_page))
     template = "_inbox_table.html" if request.headers.get("hx-request") else "inbox.html"

@@ -8,6 +8,12 @@
   // htmx requests carry the session's anti-forgery token like the forms do
   document.addEventListener("htmx:configRequest", function (e) {
     e.detail.headers["X-CSRF-Token"] = csrf();
+    // a search sends only the fields filled in: an empty date ("from=") is no date (422)
+    if (e.detail.verb === "get" && e.detail.formData) {
+      var empty = [];
+      e.detail.formData.forEach(function (v, k) { if (v === "") empty.push(k); });
+      empty.forEach(function (k) { e.detail.formData.delete(k); });
+    }
   });
   // dialogs: a button with data-dialog opens one (focus goes to its first field; Esc closes)
   document.addEventListener("click", function (e) {
