@@ -92,7 +92,13 @@ class Route(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """Back-off of the outbox worker. Short values are for tests of an offline hub."""
+    """Back-off of the outbox worker. Short values are for tests of an offline hub.
+
+    ``lease`` (seconds): how long a claimed outbox row stays its worker's. When a worker dies,
+    the other workers of the node (same database) take its rows over once the lease expired; a
+    delivery still running after it may be sent again by another worker (harmless, the receiver
+    answers a repeat with its first receipt, but wasted), so keep it well above the time one
+    claimed ``batch`` takes to deliver."""
 
     base_delay: float = 1.0
     max_delay: float = 300.0
@@ -100,6 +106,7 @@ class WorkerSettings(BaseModel):
     poll_interval: float = 0.2
     concurrency: int = 8
     batch: int = 500
+    lease: float = Field(default=300.0, gt=0)
 
 
 class AuditSettings(BaseModel):
@@ -149,6 +156,9 @@ class NodeConfig(ListenAddress, BaseModel):
     trust_dirs: list[Path] = []
     development: bool = True
     revocation: str = "online"
+    #: worker processes that verify arriving PDFs (0: in the node's own threads). A hub that
+    #: receives a steady stream wants one per core: verification is most of its CPU.
+    verify_processes: int = Field(default=0, ge=0, le=64)
     max_package_age_days: int = 30
     worker: WorkerSettings = WorkerSettings()
     audit: AuditSettings = AuditSettings()
@@ -241,6 +251,7 @@ def dump(cfg: NodeConfig) -> str:
              f"database_url = {_q(cfg.database_url)}", f"store_url = {_q(cfg.store_url)}",
              f"development = {str(cfg.development).lower()}",
              f"revocation = {_q(cfg.revocation)}",
+             f"verify_processes = {cfg.verify_processes}",
              f"max_package_age_days = {cfg.max_package_age_days}"]
     if cfg.upstream:
         lines.append(f"upstream = {_q(cfg.upstream)}")
@@ -255,7 +266,7 @@ def dump(cfg: NodeConfig) -> str:
     w = cfg.worker
     lines += ["", "[worker]", f"base_delay = {w.base_delay}", f"max_delay = {w.max_delay}",
               f"max_attempts = {w.max_attempts}", f"poll_interval = {w.poll_interval}",
-              f"concurrency = {w.concurrency}", f"batch = {w.batch}"]
+              f"concurrency = {w.concurrency}", f"batch = {w.batch}", f"lease = {w.lease}"]
     if cfg.audit.tsa_url:
         lines += ["", "[audit]", f"tsa_url = {_q(cfg.audit.tsa_url)}",
                   f"anchor_every_seconds = {cfg.audit.anchor_every_seconds}"]

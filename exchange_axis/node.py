@@ -52,14 +52,6 @@ from exchange_axis.verification import Verifier
 log = logging.getLogger("edoc.exchange.node")
 
 
-def _trust(cfg: NodeConfig) -> Any:
-    if not cfg.trust_dirs:
-        return None
-    from signing.trust import TrustStore  # noqa: PLC0415
-
-    return TrustStore.from_dirs(cfg.trust_dirs, development=cfg.development)
-
-
 class Node:
     def __init__(self, cfg: NodeConfig) -> None:
         from storage.objects import open_store  # noqa: PLC0415
@@ -74,7 +66,8 @@ class Node:
             self._by_fp.setdefault(peer.fingerprint, peer)
         self.store = open_store(cfg.store_url)
         self.state = NodeState(cfg.database_url, node_name=cfg.name, hosted=self.hosted)
-        self.verifier = Verifier(trust=_trust(cfg), revocation=cfg.revocation)
+        self.verifier = Verifier(trust_dirs=cfg.trust_dirs, development=cfg.development,
+                                 revocation=cfg.revocation, processes=cfg.verify_processes)
         self.receipt_signer = ReceiptSigner(cfg.tls.cert, cfg.tls.key, cfg.tls.key_password)
         self.receiver = Receiver(self)
         self.worker = OutboxWorker(self, now=self.now)
@@ -103,6 +96,7 @@ class Node:
         if self.axis is not None:
             await self.axis.stop()
         await self.worker.stop()
+        await asyncio.to_thread(self.verifier.close)
 
     async def _anchor_loop(self, tsa_url: str) -> None:
         """Time-stamp the audit log's head whenever it has moved and the last anchor is older

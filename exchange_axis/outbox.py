@@ -27,7 +27,7 @@ from exchange_axis.config import WorkerSettings
 from exchange_axis.errors import TransportError
 from exchange_axis.receipts import open_sealed
 from exchange_axis.routing import LOCAL, NATIONAL, SELF
-from exchange_axis.state import OutboxItem
+from exchange_axis.state import OutboxItem, worker_seat
 from exchange_axis.transport import BUNDLE_PATH, PACKAGE_PATH, TO_HEADER, PeerClient
 
 log = logging.getLogger("edoc.exchange.outbox")
@@ -61,7 +61,9 @@ class OutboxWorker:
 
     async def start(self) -> None:
         self.client = PeerClient(self.node.cfg)
-        await asyncio.to_thread(self.node.state.release_claims)
+        cfg = self.node.cfg
+        await asyncio.to_thread(self.node.state.release_claims,
+                                worker_seat(cfg.name, cfg.listen))
         self._task = asyncio.create_task(self._run(), name="outbox-worker")
 
     async def stop(self) -> None:
@@ -76,7 +78,8 @@ class OutboxWorker:
         while not self._stop:
             try:
                 items = await asyncio.to_thread(
-                    self.node.state.claim_due, self.now(), self.settings.batch)
+                    self.node.state.claim_due, self.now(), self.settings.batch,
+                    timedelta(seconds=self.settings.lease))
             except Exception:  # noqa: BLE001 - a DB hiccup must not kill the worker
                 log.exception("claiming outbox rows failed")
                 items = []

@@ -36,12 +36,15 @@ from edoc.document import (
 from edoc.edxml import EdxmlError, build, parse
 from edoc.status import StatusCode, StatusMessage
 from exchange_axis.config import Peer
+from exchange_axis.errors import ExchangeError
 from exchange_axis.receipts import Receipt, RecipientOutcome
 from exchange_axis.routing import LOCAL, NATIONAL
 from exchange_axis.state import Transfer
 from exchange_axis.verification import Verdict
 
 MAX_PACKAGE_BYTES = 256 * 1024 * 1024
+#: how many locks serialise arrivals of one idempotency key (a key always maps to the same one)
+LOCK_STRIPES = 64
 #: recipient outcomes that accept nothing (the arrival stores nothing for them)
 REFUSALS = ("02", "16")
 
@@ -88,8 +91,10 @@ class Arrival:
 class Receiver:
     def __init__(self, node) -> None:
         self.node = node
-        self._locks: dict[tuple[str, str, str], threading.Lock] = {}
-        self._guard = threading.Lock()
+        # arrivals with the same idempotency key are serialised in this process by one of a
+        # fixed set of locks (bounded memory in a long-running worker; across workers the
+        # database's unique inbox key decides)
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
 
     # -- entry point -------------------------------------------------------------------------
     def handle(self, body: bytes, peer: Peer | None, to: list[str] | None = None
@@ -135,11 +140,16 @@ class Receiver:
     def process(self, body: bytes, came_from: str, to: list[str] | None = None
                 ) -> tuple[int, bytes]:
         """Handle a package from an authenticated source (a peer, or the national axis)."""
-        prepared = self._prepare(body, came_from, to)
+        try:
+            prepared = self._prepare(body, came_from, to)
+        except ExchangeError as exc:
+            if exc.code != "verifier_lost":
+                raise
+            # nothing was recorded: 503 makes the sender retry, and the retry is verified anew
+            return 503, error_body(exc.code, exc.message_vi, exc.message_en)
         if isinstance(prepared, tuple):
             return prepared
-        with self._guard:
-            lock = self._locks.setdefault(prepared.key, threading.Lock())
+        lock = self._locks[hash(prepared.key) % LOCK_STRIPES]
         with lock:
             first = self.node.state.inbox_receipt(*prepared.key)
             if first is not None:
@@ -192,8 +202,12 @@ class Receiver:
                       "the package carries no signed PDF document")
             arrival.outcomes = [RecipientOutcome(c, "02", *reason) for c in codes]
             return
+        # each file is hashed once here (a 2 MB PDF costs ~3 ms a hash): verdicts and the
+        # attachment list below reuse it
+        digests = {id(a): hashlib.sha256(a.data).hexdigest() for a in package.attachments}
         for attachment in pdfs:
-            arrival.verdicts.append(node.verifier.check_pdf(attachment.data))
+            arrival.verdicts.append(node.verifier.check_pdf(attachment.data,
+                                                            digests[id(attachment)]))
         bad = [v for v in arrival.verdicts if not v.passed]
         if bad:
             v = bad[0]
@@ -238,7 +252,7 @@ class Receiver:
                     for o in arrival.outcomes if o.status != "relayed"]
             arrival.forward += [t for t in map(self.status_transfer, back) if t is not None]
         for attachment in package.attachments:
-            digest = hashlib.sha256(attachment.data).hexdigest()
+            digest = digests[id(attachment)]
             arrival.attachment_shas.append((attachment, digest))
             if digest not in arrival.file_keys:
                 arrival.file_keys[digest] = node.store.put(attachment.data)

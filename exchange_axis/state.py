@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from edoc.agency import normalise
@@ -38,6 +41,16 @@ from storage.outbox import OutboxRepository
 from storage.registers import Registers
 
 LEASE = dt.timedelta(minutes=5)
+
+
+def worker_seat(node_name: str, listen: str) -> str:
+    """Where one worker of a node runs: node, host and listen port. Two live workers never
+    share a seat (they could not both bind the port), and a restarted worker takes its old
+    seat again, so it may release exactly the claims its dead predecessor left. A random port
+    (``:0``) names no stable seat: the process id stands in (its rows wait for the lease)."""
+    host, _, port = listen.rpartition(":")
+    where = port if port not in ("", "0") else f"{host}:0-pid{os.getpid()}"
+    return f"{node_name}@{socket.gethostname()}:{where}"[:88]
 
 #: What an incoming copy's state says about the last processing status its clerk sent.
 STATE_CODES: dict[str, StatusCode | None] = {
@@ -142,12 +155,16 @@ class NodeState:
 
     # -- agencies ------------------------------------------------------------------------------
     def ensure_agencies(self, agencies: dict[str, str]) -> None:
-        """Hosted agencies exist as rows (documents and registers belong to them)."""
+        """Hosted agencies exist as rows (documents and registers belong to them). The workers
+        of one node start together on one database: a code another worker inserted meanwhile
+        is skipped (ON CONFLICT DO NOTHING), not an error that kills this worker."""
         with self.session() as s, s.begin():
             have = dict(s.execute(select(m.Agency.code, m.Agency.id)).all())
             missing = [{"code": c, "name": n or c} for c, n in agencies.items() if c not in have]
             if missing:
-                s.execute(m.Agency.__table__.insert(), missing)
+                dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+                s.execute(dialect.insert(m.Agency.__table__).on_conflict_do_nothing(
+                    index_elements=["code"]), missing)
                 have = dict(s.execute(select(m.Agency.code, m.Agency.id)).all())
         self._agency_ids.update(have)
 
@@ -280,16 +297,23 @@ class NodeState:
             return entry.number
 
     # -- outbox --------------------------------------------------------------------------------
-    def release_claims(self) -> None:
-        """At start-up: rows this node was sending when it died go back to pending."""
+    def release_claims(self, seat: str) -> None:
+        """At start-up: rows the previous process of this worker ``seat`` (see ``worker_seat``)
+        was sending when it died go back to pending, and this process claims under that seat.
+        Only that seat's rows: the node's other workers share the database and are alive,
+        their rows stay theirs (a dead one's come back when its lease expires)."""
+        self.worker_id = f"{seat}/{uuid.uuid4().hex[:8]}"
         with self.session() as s, s.begin():
-            s.execute(update(m.OutboxItem).where(m.OutboxItem.state == "sending")
+            s.execute(update(m.OutboxItem).where(
+                m.OutboxItem.state == "sending",
+                m.OutboxItem.claimed_by.startswith(f"{seat}/", autoescape=True))
                       .values(state="pending", claimed_by=None, claimed_at=None))
 
-    def claim_due(self, now: dt.datetime, limit: int) -> list[OutboxItem]:
+    def claim_due(self, now: dt.datetime, limit: int, lease: dt.timedelta = LEASE
+                  ) -> list[OutboxItem]:
         """Claim due rows, urgent first then oldest, under a lease (attempts counted here)."""
         with self.session() as s, s.begin():
-            rows = OutboxRepository(s).claim_due(limit, now, self.worker_id, lease=LEASE)
+            rows = OutboxRepository(s).claim_due(limit, now, self.worker_id, lease=lease)
             return [OutboxItem(r.id, r.next_hop, r.package_bytes or b"", r.package_sha256,
                                r.priority, r.attempts, r.kind, r.document_id,
                                list(r.recipients or [])) for r in rows]

@@ -1,17 +1,31 @@
-"""Signature verification of arriving documents, once per distinct file per node.
+"""Signature verification of arriving documents, once per distinct file per node, in worker
+processes.
 
 A directive to 3,321 communes hosted on one hub arrives as one package holding one PDF: it is
 verified once, and the verdict is reused for every recipient (and for any later package carrying
 the same bytes). Concurrent arrivals of the same file wait for the first verification instead of
 repeating it. ``count`` is exposed so tests and the bench can prove "verified once per node".
+
+Why processes: verification is most of a hub's CPU per document (PDF parsing, CMS, changes after
+signing, revocation) and it is pure Python under the GIL. Run in the node's threads it keeps a
+hub on one core whatever the machine has. With ``processes`` > 0 each verification runs in a
+pool of that many worker processes (started on first use, with the ``spawn`` method: the node
+process has threads, which ``fork`` would copy in an unknown state); the node's threads wait for
+the verdict without holding the GIL, so the receiving, storing and recording of other packages go
+on meanwhile. Each worker loads the trust store once (``_worker_init``). A worker that dies
+(killed, out of memory) fails that verification as "try again" (503-like ``ExchangeError``), the
+pool is rebuilt, and the sender's retry is verified afresh: no verdict is ever invented.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
+import multiprocessing
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PASSED = "TOTAL_PASSED"
@@ -32,11 +46,59 @@ class Verdict:
         return self.indication == PASSED
 
 
+def load_trust(trust_dirs: list[Path], development: bool) -> Any:
+    """The trust store of a node (None: the library's default, development root included in
+    development mode)."""
+    if not trust_dirs:
+        return None
+    from signing.trust import TrustStore  # noqa: PLC0415
+
+    return TrustStore.from_dirs(trust_dirs, development=development)
+
+
+def verify(data: bytes, digest: str, trust: Any, revocation: str) -> Verdict:
+    """One verification (in this process): the report's indication is the verdict; a PDF that
+    cannot even be read is TOTAL_FAILED with why."""
+    from signing.validation import verify_pdf  # noqa: PLC0415 - heavy, only when used
+
+    try:
+        report = verify_pdf(data, trust=trust, revocation=revocation)
+    except Exception as exc:  # noqa: BLE001 - an unreadable PDF is a verdict, not a crash
+        return Verdict(digest, "TOTAL_FAILED", f"Không đọc được tệp PDF: {exc}",
+                       f"unreadable PDF: {exc}", {"error": str(exc)})
+    return Verdict(digest, str(report.indication), report.summary_vi, report.summary_en,
+                   report.to_dict())
+
+
+#: the worker process's trust store and revocation mode (set by ``_worker_init``)
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(trust_dirs: list[Path], development: bool, revocation: str) -> None:
+    _WORKER.update(trust=load_trust(trust_dirs, development), revocation=revocation)
+    import signing.validation  # noqa: F401, PLC0415 - import once, not on the first document
+
+
+def _worker_ready() -> bool:
+    return True
+
+
+def _worker_verify(data: bytes, digest: str) -> Verdict:
+    return verify(data, digest, _WORKER["trust"], _WORKER["revocation"])
+
+
 class Verifier:
-    def __init__(self, *, trust: Any = None, revocation: str = "online") -> None:
-        self.trust = trust
+    def __init__(self, *, trust_dirs: list[Path] | None = None, development: bool = True,
+                 revocation: str = "online", processes: int = 0) -> None:
+        self.trust_dirs = list(trust_dirs or [])
+        self.development = development
         self.revocation = revocation
+        self.processes = processes
         self.count = 0
+        self._trust: Any = None
+        self._trust_loaded = False
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._cache: OrderedDict[str, Verdict] = OrderedDict()  # LRU, bounded
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -52,6 +114,7 @@ class Verifier:
             cached = self._cache.get(digest)
             if cached is not None:
                 return cached
+            self.count += 1
             verdict = self._verify(data, digest)
             self._cache[digest] = verdict
             if len(self._cache) > CACHE_SIZE:
@@ -61,13 +124,42 @@ class Verifier:
             return verdict
 
     def _verify(self, data: bytes, digest: str) -> Verdict:
-        from signing.validation import verify_pdf  # noqa: PLC0415 - heavy, only when used
-
-        self.count += 1
+        if self.processes <= 0:
+            if not self._trust_loaded:
+                self._trust, self._trust_loaded = load_trust(self.trust_dirs,
+                                                             self.development), True
+            return verify(data, digest, self._trust, self.revocation)
+        pool = self._get_pool()
         try:
-            report = verify_pdf(data, trust=self.trust, revocation=self.revocation)
-        except Exception as exc:  # noqa: BLE001 - an unreadable PDF is a verdict, not a crash
-            return Verdict(digest, "TOTAL_FAILED", f"Không đọc được tệp PDF: {exc}",
-                           f"unreadable PDF: {exc}", {"error": str(exc)})
-        return Verdict(digest, str(report.indication), report.summary_vi, report.summary_en,
-                       report.to_dict())
+            return pool.submit(_worker_verify, data, digest).result()
+        except cf.process.BrokenProcessPool as exc:
+            with self._pool_lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            from exchange_axis.errors import ExchangeError  # noqa: PLC0415
+
+            raise ExchangeError(
+                "Tiến trình kiểm tra chữ ký bị dừng giữa chừng; nơi gửi sẽ gửi lại",
+                "a signature-checking process stopped midway; the sender will retry",
+                code="verifier_lost") from exc
+
+    def _get_pool(self) -> cf.ProcessPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = cf.ProcessPoolExecutor(
+                    max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init,
+                    initargs=(self.trust_dirs, self.development, self.revocation))
+                # start every worker now (each imports the validator once), not one by one
+                # while documents wait
+                for _ in range(self.processes):
+                    self._pool.submit(_worker_ready)
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes (the node's shutdown)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli.main import app
@@ -36,3 +37,38 @@ def test_compose_node_config_matches_the_pki_layout(tmp_path: Path) -> None:
     assert manifest.tsa_url == cfg.audit.tsa_url and manifest.ocsp_url.startswith("http://pki:")
     compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     assert "./deploy/node.toml:/etc/edoc/node.toml" in compose and "--host pki" in compose
+
+
+def _k8s_documents() -> list[dict]:
+    import yaml
+
+    docs = []
+    for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    return docs
+
+
+def test_k8s_manifests_parse_and_run_real_edoc_commands(tmp_path: Path) -> None:
+    """Every manifest of deploy/k8s is YAML that names a kind; the Deployment's and the
+    migration Job's commands are edoc subcommands that exist; the ConfigMap's node.toml, its
+    credentials filled in as the init container does, is a valid node configuration. No
+    Kubernetes API validates them here (there is no cluster): field names are not checked."""
+    pytest.importorskip("yaml")
+    docs = _k8s_documents()
+    kinds = {d["kind"]: d for d in docs}
+    assert {"Deployment", "Service", "ConfigMap", "Job", "Secret"} <= kinds.keys()
+    assert kinds["Service"]["spec"]["ports"][0]["protocol"] == "TCP"
+    pods = [kinds["Deployment"]["spec"]["template"], kinds["Job"]["spec"]["template"]]
+    for pod in pods:
+        command = pod["spec"]["containers"][0]["command"]
+        assert command[0] == "edoc", command
+        words = [w for w in command[1:] if not w.startswith("-")][:2]
+        r = CliRunner().invoke(app, [*words, "--help"])
+        assert r.exit_code == 0 and "Usage" in r.output, (command, r.output)
+    node_toml = next(d for d in docs if d["kind"] == "ConfigMap" and "node.toml" in d["data"])
+    text = node_toml["data"]["node.toml"].replace(
+        "${EDOC_DB}", "postgresql+psycopg://edoc:x@postgres:5432/edoc").replace(
+        "${EDOC_STORE}", "s3://edoc:x@minio:9000/edoc-originals")
+    (tmp_path / "node.toml").write_text(text, encoding="utf-8")
+    cfg = load(tmp_path / "node.toml")
+    assert cfg.port == 8443 and cfg.worker.lease >= 60

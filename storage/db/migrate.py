@@ -6,12 +6,15 @@ migrate its database with ``edoc db upgrade`` and no alembic.ini.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import make_url, text
 
 from storage.db.engine import make_engine, normalise_url
 
@@ -25,9 +28,36 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+#: pg_advisory_lock key serialising migrations of one database (any constant; "edoc").
+MIGRATION_LOCK = 0x65646F63
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (creates the schema on an empty one)."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the database at ``url`` to ``revision`` (creates the schema on an empty one).
+    Every node process upgrades at start-up, so the workers of one node starting together on an
+    empty PostgreSQL database would race in Alembic (all but one dying on duplicate tables):
+    they take turns on an advisory lock, and the later ones find the schema at head."""
+    with _migration_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+@contextlib.contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """Hold a PostgreSQL session advisory lock, on a connection of its own, around a migration
+    (SQLite needs none: its writers are serialised by the file lock)."""
+    if make_url(normalise_url(url)).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str = "-1") -> None:
