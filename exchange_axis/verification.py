@@ -95,8 +95,9 @@ class Verifier:
         self.revocation = revocation
         self.processes = processes
         self.count = 0
-        self._trust: Any = None
-        self._trust_loaded = False
+        # loaded now, also when workers verify: a bad trust directory stops the node at start
+        # with its message, not at the first arrival
+        self._trust: Any = load_trust(self.trust_dirs, development)
         self._pool: cf.ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._cache: OrderedDict[str, Verdict] = OrderedDict()  # LRU, bounded
@@ -125,9 +126,6 @@ class Verifier:
 
     def _verify(self, data: bytes, digest: str) -> Verdict:
         if self.processes <= 0:
-            if not self._trust_loaded:
-                self._trust, self._trust_loaded = load_trust(self.trust_dirs,
-                                                             self.development), True
             return verify(data, digest, self._trust, self.revocation)
         pool = self._get_pool()
         try:

@@ -172,3 +172,16 @@ class OfficeClient(httpx.Client):
         r = self.request(method, path, **kwargs)
         assert r.status_code == 200, f"{method} {path}: {r.status_code} {r.text}"
         return r.json()
+
+
+def issue_over_api(leader: OfficeClient, clerk: OfficeClient, password: str, subject: str,
+                   recipients: list[str], **meta: Any) -> tuple[int, str]:
+    """A directive through the whole outgoing workflow over HTTP: drafted from the template
+    (``meta``: priority, due_date…), signed with the key the agency keeps, numbered, sealed and
+    issued; (row id, DocumentId)."""
+    doc = leader.ok("POST", "/api/v1/outgoing/from-template", json={
+        "subject": subject, "notation": "CT-UBND", "recipients": recipients, **meta})["id"]
+    leader.ok("POST", f"/api/v1/outgoing/{doc}/sign", json={"password": password})
+    for step in ("number", "seal"):
+        clerk.ok("POST", f"/api/v1/outgoing/{doc}/{step}")
+    return doc, clerk.ok("POST", f"/api/v1/outgoing/{doc}/issue")["document_id"]

@@ -35,7 +35,7 @@ from edoc.document import VIETNAM
 from storage.db import Database
 from storage.db import models as m
 from tests.exchange_helpers import wait_for
-from tests.office_helpers import C1, C2, OfficeClient, OfficeNodes, office_nodes
+from tests.office_helpers import C1, C2, OfficeClient, OfficeNodes, issue_over_api, office_nodes
 
 SUMMARY = "/api/v1/reports/summary"
 PER_DAY_KEYS = {"day", "sent", "received", "delivery_p50_s", "delivery_p95_s"}
@@ -58,17 +58,6 @@ def _db(nodes: OfficeNodes, node: str) -> Database:
     from exchange_axis.config import load  # noqa: PLC0415
 
     return Database(load(nodes.paths[node]).database_url)
-
-
-def _issue(leader: OfficeClient, clerk: OfficeClient, password: str, subject: str,
-           recipients: list[str]) -> tuple[int, str]:
-    """Draft, sign (the agency's key), number, seal, issue: (row id, document id)."""
-    doc = leader.ok("POST", "/api/v1/outgoing/from-template", json={
-        "subject": subject, "notation": "CT-UBND", "recipients": recipients})["id"]
-    leader.ok("POST", f"/api/v1/outgoing/{doc}/sign", json={"password": password})
-    for step in ("number", "seal"):
-        clerk.ok("POST", f"/api/v1/outgoing/{doc}/{step}")
-    return doc, clerk.ok("POST", f"/api/v1/outgoing/{doc}/issue")["document_id"]
 
 
 def _all_arrived(leader: OfficeClient, doc: int, count: int) -> bool:
@@ -125,8 +114,9 @@ def world(pki_server, tmp_path_factory) -> Iterator[World]:
         leader = nodes.client("lanhdao.h41", bearer=True)
         clerk = nodes.client("vanthu.h41", bearer=True)
         password = pki_server.entity("official-h41").password
-        doc_a, _id_a = _issue(leader, clerk, password, "Chỉ thị A gửi hai xã", [C1[0], C2[0]])
-        doc_b, id_b = _issue(leader, clerk, password, "Chỉ thị B gửi phường", [C1[0]])
+        doc_a, _id_a = issue_over_api(leader, clerk, password, "Chỉ thị A gửi hai xã",
+                                      [C1[0], C2[0]])
+        doc_b, id_b = issue_over_api(leader, clerk, password, "Chỉ thị B gửi phường", [C1[0]])
         c1_clerk = nodes.client("vanthu.c1", bearer=True)
         wait_for(lambda: len(_inbox(c1_clerk)) == 2, what="both directives at commune 1")
         wait_for(lambda: _all_arrived(leader, doc_a, 2) and _all_arrived(leader, doc_b, 1),

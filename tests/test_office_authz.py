@@ -35,7 +35,7 @@ from api.office.settings import OfficeSettings
 from storage.db import Database
 from storage.db import models as m
 from tests.exchange_helpers import wait_for
-from tests.office_helpers import C1, C2, PASSWORD, office_nodes
+from tests.office_helpers import C1, C2, PASSWORD, issue_over_api, office_nodes
 from tests.sign_helpers import signer_for
 
 #: routes anyone may call without a session: they are how a session is obtained
@@ -123,15 +123,6 @@ class World:
         return self.nodes.client(C1_PEOPLE[role])
 
 
-def _issue(province_leader, province_clerk, password: str, subject: str,
-           recipients: list[str]) -> None:
-    doc = province_leader.ok("POST", "/api/v1/outgoing/from-template", json={
-        "subject": subject, "notation": "CT-UBND", "recipients": recipients})["id"]
-    province_leader.ok("POST", f"/api/v1/outgoing/{doc}/sign", json={"password": password})
-    for step in ("number", "seal", "issue"):
-        province_clerk.ok("POST", f"/api/v1/outgoing/{doc}/{step}")
-
-
 def _inbox_ids(client) -> dict[str, int]:
     return {d["subject"]: d["id"] for d in client.ok("GET", "/api/v1/inbox")["items"]}
 
@@ -184,8 +175,8 @@ def world(pki_server, tmp_path_factory):
         p_leader = nodes.client("lanhdao.h41", bearer=True)
         p_clerk = nodes.client("vanthu.h41", bearer=True)
         password = pki_server.entity("official-h41").password
-        _issue(p_leader, p_clerk, password, "Chỉ thị gửi hai xã", [C1[0], C2[0]])
-        _issue(p_leader, p_clerk, password, "Chỉ thị chỉ gửi phường", [C1[0]])
+        issue_over_api(p_leader, p_clerk, password, "Chỉ thị gửi hai xã", [C1[0], C2[0]])
+        issue_over_api(p_leader, p_clerk, password, "Chỉ thị chỉ gửi phường", [C1[0]])
         # C2's people log in now, before the snapshot of C2 (their sessions are part of it)
         c2 = {name: nodes.client(name) for name in ("vanthu.c2", "lanhdao.c2", "chuyenvien.c2")}
         c1_clerk, c2_clerk = nodes.client("vanthu.c1"), c2["vanthu.c2"]

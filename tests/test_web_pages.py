@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect
 from edoc.document import VIETNAM
 from tests import browser as tb
 from tests.exchange_helpers import wait_for
-from tests.office_helpers import C1, C2, OfficeNodes, office_nodes
+from tests.office_helpers import C1, C2, OfficeNodes, issue_over_api, office_nodes
 from tests.web_helpers import log_in
 
 TODAY = dt.datetime.now(VIETNAM).date()
@@ -55,17 +55,6 @@ class World:
         return f"{self.hub}/incoming/{self.incoming[name]}"
 
 
-def _issue(leader: Any, clerk: Any, password: str, subject: str, priority: int,
-           due: dt.date | None) -> int:
-    doc = leader.ok("POST", "/api/v1/outgoing/from-template", json={
-        "subject": subject, "notation": "CT-UBND", "recipients": [C1[0]], "priority": priority,
-        "due_date": due.isoformat() if due else None})["id"]
-    leader.ok("POST", f"/api/v1/outgoing/{doc}/sign", json={"password": password})
-    for step in ("number", "seal", "issue"):
-        clerk.ok("POST", f"/api/v1/outgoing/{doc}/{step}")
-    return doc
-
-
 @pytest.fixture(scope="module")
 def world(pki_server, tmp_path_factory) -> Iterator[World]:
     with office_nodes(tmp_path_factory.mktemp("web-pages"), pki_server) as nodes:
@@ -73,9 +62,11 @@ def world(pki_server, tmp_path_factory) -> Iterator[World]:
         clerk = nodes.client("vanthu.h41", bearer=True)
         password = pki_server.entity("official-h41").password
         with ThreadPoolExecutor(3) as pool:
-            futures = {name: pool.submit(_issue, leader, clerk, password, *spec)
-                       for name, spec in DIRECTIVES.items()}
-            outgoing = {name: f.result() for name, f in futures.items()}
+            futures = {name: pool.submit(
+                issue_over_api, leader, clerk, password, subject, [C1[0]], priority=priority,
+                due_date=due.isoformat() if due else None)
+                for name, (subject, priority, due) in DIRECTIVES.items()}
+            outgoing = {name: f.result()[0] for name, f in futures.items()}
         c1_clerk = nodes.client("vanthu.c1")  # the inbox listing marks nothing read
 
         def arrived() -> dict[str, int] | None:

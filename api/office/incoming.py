@@ -222,7 +222,9 @@ def _meaning(code: str) -> str:
         return code
 
 
-def main_file(ctx: Office, who: Principal, doc_id: int) -> tuple[m.DocumentFile, bytes]:
+def main_file_row(ctx: Office, who: Principal, doc_id: int) -> m.DocumentFile:
+    """The signed original's row (hash, object key) of an incoming document of the caller's
+    agency, without reading its bytes."""
     with ctx.session() as s:
         doc = load(s, who, doc_id)
         f = s.execute(select(m.DocumentFile).where(
@@ -230,6 +232,11 @@ def main_file(ctx: Office, who: Principal, doc_id: int) -> tuple[m.DocumentFile,
             .order_by(m.DocumentFile.id)).scalars().first()
     if f is None:
         raise not_found("tệp văn bản", "document file")
+    return f
+
+
+def main_file(ctx: Office, who: Principal, doc_id: int) -> tuple[m.DocumentFile, bytes]:
+    f = main_file_row(ctx, who, doc_id)
     return f, ctx.store.get(f.object_key)
 
 

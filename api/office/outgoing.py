@@ -107,6 +107,25 @@ def create_draft(ctx: Office, who: Principal, meta: dict[str, Any], pdf: bytes,
         return {"id": doc.id, "state": doc.state, "sha256": sha}
 
 
+def draft_from_template(ctx: Office, who: Principal, fields: dict[str, Any], *,
+                        signer_name: str, agency_title: str | None = None,
+                        signer_title: str = "CHỦ TỊCH") -> dict[str, Any]:
+    """A draft made from the directive template (two pages, Decree 30 layout) with the
+    drafter's metadata; the places it lists are the recipients' names unless given."""
+    from api.drafting import render_directive  # noqa: PLC0415
+
+    names = check_recipients(ctx, fields["recipients"])
+    places = list(fields.get("to_places") or []) or [*names.values(), "Lưu: VT"]
+    pdf = render_directive(
+        agency=(agency_title or who.agency_name).upper(),
+        place=fields.get("place") or ctx.settings.template_place, notation=fields["notation"],
+        year=ctx.now().year, subject=fields["subject"], signer_name=signer_name,
+        signer_title=signer_title,
+        signing_authority=fields.get("competence") or "TM. ỦY BAN NHÂN DÂN", recipients=places)
+    return create_draft(ctx, who, {**fields, "to_places": places}, pdf,
+                        f"du-thao-{fields['notation']}.pdf")
+
+
 def check_recipients(ctx: Office, codes: list[str]) -> dict[str, str]:
     """Recipient codes → names; an unknown or unroutable agency is refused by name."""
     from edoc.agency import AgencyCodeError, normalise  # noqa: PLC0415

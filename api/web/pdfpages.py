@@ -1,8 +1,9 @@
 """A PDF's pages as PNG images, rendered on the server with PDFium (pypdfium2), so the page shows
 the document without a PDF plug-in, pdf.js or anything fetched from elsewhere.
 
-Originals are immutable and named by their SHA-256, so a rendered page is cached by (hash, page,
-width) for as long as the process lives (a small LRU: documents are read in bursts). PDFium is
+Originals are immutable and named by their SHA-256, so a rendered page (and a page count) is
+cached by (hash, page, width) for as long as the process lives, and the bytes are read from the
+store (``load``) only on a miss (a small LRU: documents are read in bursts). PDFium is
 not thread-safe: one lock serialises rendering.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import pypdfium2 as pdfium
 from fastapi.responses import Response
 
 from api.office.errors import ApiError, not_found
+from api.web.render import security_headers
 
 #: rendered width in pixels: sharp on a 1366-wide screen beside the verdict panel, light on a phone
 WIDTH = 900
@@ -25,9 +28,10 @@ _cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
 _counts: dict[str, int] = {}
 
 
-def page_count(sha256: str, data: bytes) -> int:
+def page_count(sha256: str, load: Callable[[], bytes]) -> int:
     """How many pages the PDF has (remembered per hash)."""
     if sha256 not in _counts:
+        data = load()
         with _lock:
             doc = _open(data)
             try:
@@ -37,7 +41,8 @@ def page_count(sha256: str, data: bytes) -> int:
     return _counts[sha256]
 
 
-def render_page(sha256: str, data: bytes, number: int, width: int = WIDTH) -> bytes:
+def render_page(sha256: str, load: Callable[[], bytes], number: int,
+                width: int = WIDTH) -> bytes:
     """Page ``number`` (1-based) as PNG, ``width`` pixels wide."""
     key = (sha256, number, width)
     with _lock:
@@ -45,6 +50,8 @@ def render_page(sha256: str, data: bytes, number: int, width: int = WIDTH) -> by
         if hit is not None:
             _cache.move_to_end(key)
             return hit
+    data = load()
+    with _lock:
         doc = _open(data)
         try:
             if not 1 <= number <= len(doc):
@@ -64,12 +71,10 @@ def render_page(sha256: str, data: bytes, number: int, width: int = WIDTH) -> by
         return png
 
 
-def png_response(sha256: str, data: bytes, number: int) -> Response:
+def png_response(sha256: str, load: Callable[[], bytes], number: int) -> Response:
     """Page ``number`` as the page's ``<img>`` gets it: PNG, cached privately for an hour
     (the bytes behind a hash never change)."""
-    from api.web.render import security_headers  # noqa: PLC0415
-
-    return Response(render_page(sha256, data, number), media_type="image/png",
+    return Response(render_page(sha256, load, number), media_type="image/png",
                     headers={**security_headers(), "Cache-Control": "private, max-age=3600"})
 
 

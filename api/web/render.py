@@ -6,6 +6,7 @@ verdicts), and the HTML answer for a refusal.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +19,9 @@ from api.office.auth import COOKIE, csrf_token
 from api.office.authz import Action, Role, allowed
 from api.office.context import Office
 from api.office.errors import ApiError
+from api.office.incoming import unread_count
 from api.web import i18n
+from api.web.charts import format_duration, format_percent
 from edoc.document import VIETNAM
 from edoc.status import StatusCode
 
@@ -83,10 +86,8 @@ def page(request: Request, ctx: Office, template: str, who: Any, *, status: int 
     lang = lang_of(request, ctx)
     _ = i18n.translator(lang)
     token = request.cookies.get(COOKIE)
-    unread = None
-    if who is not None and allowed(who.roles, Action.INBOX_READ):
-        from api.office.incoming import unread_count  # noqa: PLC0415
-
+    unread = values.pop("unread", None)  # the inbox has counted already: no second query
+    if unread is None and who is not None and allowed(who.roles, Action.INBOX_READ):
         unread = unread_count(ctx, who)
     menu = [(path, _(label), request.url.path.startswith(path))
             for path, label, action in MENU if who is not None and allowed(who.roles, action)]
@@ -110,14 +111,10 @@ def page(request: Request, ctx: Office, template: str, who: Any, *, status: int 
 def duration(seconds: float | None, lang: str) -> str:
     if seconds is None:
         return "—"
-    from api.web.charts import format_duration  # noqa: PLC0415
-
     return format_duration(seconds, lang)
 
 
 def percent(share: float, lang: str) -> str:
-    from api.web.charts import format_percent  # noqa: PLC0415
-
     return format_percent(share, lang)
 
 
@@ -144,6 +141,20 @@ def role_labels(names: list[str] | frozenset[str], lang: str) -> str:
 def security_headers() -> dict[str, str]:
     return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+
+
+def act(run: Callable[[], object], *, done: str,
+        show: Callable[[ApiError], Response]) -> Response:
+    """A form's change, made by the API's own function: on success a 303 to ``done`` (a reload
+    does not post again); a refusal shows the page again with what was wrong ("no seal before
+    the personal signature"). No session and not-found go to the one error answer instead."""
+    try:
+        run()
+    except ApiError as err:
+        if err.status in (401, 404):
+            raise
+        return show(err)
+    return RedirectResponse(done, status_code=303)
 
 
 def safe_next(value: str | None) -> str:

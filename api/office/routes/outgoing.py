@@ -114,18 +114,9 @@ async def upload_draft(file: UploadFile = File(..., description="the draft, PDF"
 @router.post("/from-template", summary="Soạn dự thảo chỉ thị từ mẫu (draft from the template)")
 def template_draft(body: TemplateDraft, who: Principal = Depends(require(Action.DRAFT_CREATE)),
                    ctx: Office = Depends(office)) -> dict[str, Any]:
-    from api.drafting import render_directive  # noqa: PLC0415
-
-    names = wf.check_recipients(ctx, body.recipients)
-    places = body.to_places or [*names.values(), "Lưu: VT"]
-    pdf = render_directive(
-        agency=(body.agency_title or who.agency_name).upper(),
-        place=body.place or ctx.settings.template_place, notation=body.notation,
-        year=ctx.now().year, subject=body.subject,
-        signer_name=body.signer_name or who.full_name, signer_title=body.signer_title,
-        signing_authority=body.competence or "TM. ỦY BAN NHÂN DÂN", recipients=places)
-    return wf.create_draft(ctx, who, {**body.model_dump(), "to_places": places}, pdf,
-                           f"du-thao-{body.notation}.pdf")
+    return wf.draft_from_template(ctx, who, body.model_dump(),
+                                  signer_name=body.signer_name or who.full_name,
+                                  agency_title=body.agency_title, signer_title=body.signer_title)
 
 
 @router.get("", summary="Văn bản đi của cơ quan (outgoing documents, newest first)")

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from api.office import incoming as inc
 from api.office.authz import Action, Role, allowed
@@ -16,7 +16,7 @@ from api.office.context import Office, office
 from api.office.errors import ApiError, RowId
 from api.web import pdfpages
 from api.web.gate import page_require
-from api.web.render import page
+from api.web.render import act, page
 from edoc.status import StatusCode
 from storage.accounts import Accounts, Principal
 
@@ -63,7 +63,7 @@ def inbox(request: Request, state: str | None = Query(None, max_length=30),
     pages = max(1, -(-found["total"] // per_page))
     template = "_inbox_table.html" if request.headers.get("hx-request") else "inbox.html"
     return page(request, ctx, template, who, title="Incoming documents", found=found,
-                pages=pages, filters=_filters(request), states=STATES)
+                pages=pages, filters=_filters(request), states=STATES, unread=found["unread"])
 
 
 def _reports(ctx: Office, who: Principal, doc_id: int) -> dict[str, Any]:
@@ -89,8 +89,8 @@ def _document(request: Request, ctx: Office, who: Principal, doc_id: int, *,
     main = next((f for f in doc["files"] if f["role"] == "main"), None)
     pages = 0
     if main is not None:
-        _f, data = inc.main_file(ctx, who, doc_id)
-        pages = pdfpages.page_count(main["sha256"], data)
+        pages = pdfpages.page_count(main["sha256"],
+                                    lambda: inc.main_file(ctx, who, doc_id)[1])
     done = request.query_params.get("done")
     return page(request, ctx, "incoming.html", who, status=error.status if error else 200,
                 title=doc["subject"] or "Document", doc=doc, reports=_reports(ctx, who, doc_id),
@@ -112,21 +112,16 @@ def document(request: Request, doc_id: RowId,
 def page_image(doc_id: RowId, number: int,
                who: Principal = Depends(page_require(Action.INBOX_READ)),
                ctx: Office = Depends(office)) -> Response:
-    f, data = inc.main_file(ctx, who, doc_id)
-    return pdfpages.png_response(f.sha256, data, number)
+    f = inc.main_file_row(ctx, who, doc_id)
+    return pdfpages.png_response(f.sha256, lambda: ctx.store.get(f.object_key), number)
 
 
 def _decide(request: Request, ctx: Office, who: Principal, doc_id: int, code: StatusCode,
             action: Action, state: str, **kwargs: Any) -> Response:
-    """One decision: through the same function as the API, then back to the document with a
-    line saying what happened, or the document again with what was wrong."""
-    try:
-        inc.act(ctx, who, doc_id, code, action, **kwargs)
-    except ApiError as err:
-        if err.status in (401, 404):
-            raise
-        return _document(request, ctx, who, doc_id, error=err)
-    return RedirectResponse(f"/incoming/{doc_id}?done={state}", status_code=303)
+    """One decision (02–06) through the same function as the API."""
+    return act(lambda: inc.act(ctx, who, doc_id, code, action, **kwargs),
+               done=f"/incoming/{doc_id}?done={state}",
+               show=lambda err: _document(request, ctx, who, doc_id, error=err))
 
 
 @router.post("/incoming/{doc_id}/accept")

@@ -9,6 +9,7 @@ other step is a plain form posted here and handled by the API's own workflow fun
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -16,7 +17,6 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from api.drafting import render_directive
 from api.office import outgoing as wf
 from api.office.authz import Action
 from api.office.context import Office, office
@@ -25,7 +25,7 @@ from api.office.routes.outgoing import DraftMeta
 from api.office.uploads import check_pdf, read_upload
 from api.web import pdfpages
 from api.web.gate import page_require
-from api.web.render import page
+from api.web.render import act, page
 from storage.accounts import Accounts, Principal
 from storage.db import models as m
 
@@ -97,8 +97,6 @@ async def new_draft(request: Request, subject: str = Form(""), notation: str = F
                     file: UploadFile | None = File(None),
                     who: Principal = Depends(page_require(Action.DRAFT_CREATE)),
                     ctx: Office = Depends(office)) -> Response:
-    import asyncio  # noqa: PLC0415
-
     values = {"subject": subject, "notation": notation, "type_name": type_name or None,
               "priority": priority, "due_date": due_date or None, "recipients": recipients}
     try:
@@ -124,18 +122,10 @@ async def new_draft(request: Request, subject: str = Form(""), notation: str = F
 def _create(ctx: Office, who: Principal, meta: DraftMeta, pdf: bytes | None,
             name: str | None) -> dict[str, Any]:
     """The draft: the uploaded PDF, else the directive template filled with the metadata."""
-    fields = meta.model_dump()
     if pdf is None:
-        names = wf.check_recipients(ctx, meta.recipients)
-        places = [*names.values(), "Lưu: VT"]
-        pdf = render_directive(
-            agency=who.agency_name.upper(), place=ctx.settings.template_place,
-            notation=meta.notation, year=ctx.now().year, subject=meta.subject,
-            signer_name=_leader_name(ctx, who),
-            signer_title="CHỦ TỊCH", signing_authority="TM. ỦY BAN NHÂN DÂN",
-            recipients=places)
-        fields["to_places"], name = places, f"du-thao-{meta.notation}.pdf"
-    return wf.create_draft(ctx, who, fields, pdf, name or "du-thao.pdf")
+        return wf.draft_from_template(ctx, who, meta.model_dump(),
+                                      signer_name=_leader_name(ctx, who))
+    return wf.create_draft(ctx, who, meta.model_dump(), pdf, name or "du-thao.pdf")
 
 
 def _leader_name(ctx: Office, who: Principal) -> str:
@@ -152,9 +142,7 @@ def _leader_name(ctx: Office, who: Principal) -> str:
 def _document(request: Request, ctx: Office, who: Principal, doc_id: int, *,
               error: ApiError | None = None) -> Response:
     doc = wf.view(ctx, who, doc_id)
-    with ctx.session() as s:
-        data = wf.read_current(ctx, wf.load(s, who, doc_id))
-    pages = pdfpages.page_count(doc["file"]["sha256"], data)
+    pages = pdfpages.page_count(doc["file"]["sha256"], lambda: ctx.store.get(doc["file"]["key"]))
     done = request.query_params.get("done")
     return page(request, ctx, "outgoing_doc.html", who, status=error.status if error else 200,
                 title=doc["subject"] or "Document", doc=doc, pages=pages, states=STATES,
@@ -175,21 +163,15 @@ def page_image(doc_id: RowId, number: int,
                ctx: Office = Depends(office)) -> Response:
     with ctx.session() as s:
         doc = wf.load(s, who, doc_id)
-    return pdfpages.png_response(wf.current_file(doc)["sha256"], wf.read_current(ctx, doc),
-                                 number)
+    current = wf.current_file(doc)
+    return pdfpages.png_response(current["sha256"], lambda: ctx.store.get(current["key"]), number)
 
 
 def _step(request: Request, ctx: Office, who: Principal, doc_id: int, state: str,
           run: Any) -> Response:
-    """One workflow step through the API's own function; back to the document with what
-    happened, or with what was wrong (e.g. "no seal before the personal signature")."""
-    try:
-        run()
-    except ApiError as err:
-        if err.status in (401, 404):
-            raise
-        return _document(request, ctx, who, doc_id, error=err)
-    return RedirectResponse(f"/outgoing/{doc_id}?done={state}", status_code=303)
+    """One workflow step (sign, number, seal, issue) through the API's own function."""
+    return act(run, done=f"/outgoing/{doc_id}?done={state}",
+               show=lambda err: _document(request, ctx, who, doc_id, error=err))
 
 
 @router.post("/outgoing/{doc_id}/sign")
