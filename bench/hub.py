@@ -982,6 +982,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the hub's verify_processes (default: one per core, as "
                              "deploy/node.toml recommends; 0 verifies in the node's threads)")
     args = parser.parse_args(argv)
+    if args.profile and shutil.which("py-spy") is None:
+        parser.error("--profile needs py-spy on PATH: pip install py-spy (nothing was run)")
     quick = args.quick
     plan = Plan(kind="quick" if quick else "full",
                 seconds=args.seconds or (5.0 if quick else 120.0),

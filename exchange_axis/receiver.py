@@ -255,7 +255,7 @@ class Receiver:
             digest = digests[id(attachment)]
             arrival.attachment_shas.append((attachment, digest))
             if digest not in arrival.file_keys:
-                arrival.file_keys[digest] = node.store.put(attachment.data)
+                arrival.file_keys[digest] = node.store.put(attachment.data, sha256=digest)
         # the validation report of each signed file, as judged on arrival, is shown to clerks
         # later (JSON and HTML) without verifying again: the verdict they act on is this one
         for verdict in arrival.verdicts:
@@ -263,7 +263,7 @@ class Receiver:
                 arrival.report_keys[verdict.sha256] = node.store.put(json.dumps(
                     verdict.report, ensure_ascii=False, sort_keys=True).encode("utf-8"))
         # the package as received is evidence too (which bytes came, from whom, when)
-        arrival.package_key = node.store.put(arrival.package)
+        arrival.package_key = node.store.put(arrival.package, sha256=arrival.package_sha256)
 
     def _update(self, arrival: Arrival, package: DocumentPackage, local: list[str]) -> None:
         """An update corrects a document already received here: recipients holding the original

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ class Recorded:
 
 
 class InboxRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
     def record_once(
@@ -49,6 +49,28 @@ class InboxRepository:
         now: dt.datetime | None = None,
     ) -> Recorded:
         """Record a received package; for a duplicate return the existing row (and receipt)."""
+        created = self.claim(sender, document_id, package_hash, receipt, outcome=outcome,
+                             reason=reason, package_key=package_key,
+                             local_document_id=local_document_id, now=now)
+        item = self.find(sender, document_id, package_hash)
+        assert item is not None  # inserted now or by a committed earlier transaction
+        return Recorded(item, created=created)
+
+    def claim(
+        self,
+        sender: str,
+        document_id: str,
+        package_hash: str,
+        receipt: bytes | None = None,
+        *,
+        outcome: str | None = None,
+        reason: str | None = None,
+        package_key: str | None = None,
+        local_document_id: int | None = None,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Insert the package's row unless (sender, DocumentId, hash) is already there; True if
+        this call inserted it. One statement, no row loaded: the receiver's hot path."""
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table = InboxItem.__table__
@@ -70,10 +92,17 @@ class InboxRepository:
             )
             .returning(table.c.id)
         )
-        new_id = self.session.execute(stmt).scalar_one_or_none()
-        item = self.find(sender, document_id, package_hash)
-        assert item is not None  # inserted now or by a committed earlier transaction
-        return Recorded(item, created=new_id is not None)
+        return self.session.execute(stmt).scalar_one_or_none() is not None
+
+    def receipt_of(self, sender: str, document_id: str, package_hash: str) -> bytes | None:
+        """The receipt recorded for a package (None: not taken, or taken without receipt)."""
+        return self.session.scalar(
+            select(InboxItem.receipt).where(
+                InboxItem.sender == sender,
+                InboxItem.document_id == document_id,
+                InboxItem.package_hash == package_hash,
+            )
+        )
 
     def find(self, sender: str, document_id: str, package_hash: str) -> InboxItem | None:
         return self.session.scalar(

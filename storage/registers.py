@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -94,21 +95,38 @@ def format_number(seq: int) -> str:
     return f"{seq:02d}"
 
 
+#: the counter statement per dialect, built once (a hub takes a number for every recipient of
+#: every arrival; building the statement cost more than running it)
+_COUNTER_STATEMENTS: dict[str, Any] = {}
+
+
+def _counter_statement(dialect: str) -> Any:
+    stmt = _COUNTER_STATEMENTS.get(dialect)
+    if stmt is None:
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = RegisterCounter.__table__
+        stmt = (
+            insert_(table)
+            .values(agency_id=bindparam("c_agency"), register=bindparam("c_register"),
+                    year=bindparam("c_year"), last=1)
+            .on_conflict_do_update(
+                index_elements=[table.c.agency_id, table.c.register, table.c.year],
+                set_={"last": table.c.last + 1},
+            )
+            .returning(table.c.last)
+        )
+        _COUNTER_STATEMENTS[dialect] = stmt
+    return stmt
+
+
 def next_value(session: Session, agency_id: int, register: str, year: int) -> int:
     """Atomically take the next value of a counter (1 for a new agency/year)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = RegisterCounter.__table__
-    stmt = (
-        insert(table)
-        .values(agency_id=agency_id, register=register, year=year, last=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.agency_id, table.c.register, table.c.year],
-            set_={"last": table.c.last + 1},
-        )
-        .returning(table.c.last)
-    )
-    return int(session.execute(stmt).scalar_one())
+    stmt = _counter_statement(session.get_bind().dialect.name)
+    return int(session.execute(stmt, {"c_agency": agency_id, "c_register": register,
+                                      "c_year": year}).scalar_one())
+
+
+_INSERT_INCOMING = insert(IncomingEntry.__table__).returning(IncomingEntry.__table__.c.id)
 
 
 class Registers:
@@ -194,20 +212,14 @@ class Registers:
         agency_id = self._agency_id(agency)
         year = register_year(arrived_at)
         seq = next_value(self.session, agency_id, "incoming", year)
-        entry = IncomingEntry(
-            agency_id=agency_id,
-            year=year,
-            seq=seq,
-            arrived_at=arrived_at,
-            document_id=document_id,
-            sender_code=sender_code,
-            sender_name=sender_name,
-            original_number=original_number,
-            subject=subject,
-        )
-        self.session.add(entry)
-        self.session.flush()
-        return entry
+        values = {"agency_id": agency_id, "year": year, "seq": seq, "arrived_at": arrived_at,
+                  "document_id": document_id, "sender_code": sender_code,
+                  "sender_name": sender_name, "original_number": original_number,
+                  "subject": subject, "created_at": utcnow()}
+        # a Core insert (one per recipient of every arrival at a hub: the ORM's flush cost more
+        # than the statement); the returned entry is detached, a record of what was written
+        entry_id = self.session.execute(_INSERT_INCOMING, values).scalar_one()
+        return IncomingEntry(id=entry_id, **values)
 
     def outgoing(self, agency: int | str, year: int) -> list[OutgoingEntry]:
         agency_id = self._agency_id(agency)

@@ -15,6 +15,7 @@ import pytest
 from storage.db import Database
 from storage.documents import StateConflict
 from storage.errors import ObjectNotFound
+from storage.inbox import InboxRepository
 from storage.objects import key_for_bytes, open_store
 
 UTC = dt.UTC
@@ -295,3 +296,34 @@ def test_signatures_deliveries_and_statuses(db: Database, tmp_path: Path) -> Non
 def test_naive_datetimes_refused(db: Database) -> None:
     with db.uow() as uow, pytest.raises(Exception, match="naive"):
         uow.outbox.enqueue(next_hop="h", package_bytes=b"x", not_before=dt.datetime(2026, 1, 1))
+
+
+def test_a_reader_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """SQLite: writers take the write lock at BEGIN (IMMEDIATE); a reader (``Database.reader``,
+    used for the receiver's duplicate checks) must not queue behind them: it reads the last
+    committed snapshot at once."""
+    import time
+
+    from sqlalchemy import text
+
+    from storage.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.sessions() as s, s.begin():
+            InboxRepository(s).claim("peer", "doc-1", "aa" * 32, b"first receipt")
+        with db.sessions() as writer:
+            writer.begin()
+            writer.execute(text("UPDATE inbox SET receipt = x'00' WHERE id < 0"))
+            t = time.monotonic()
+            with db.reader.connect() as c:
+                got = InboxRepository(c).receipt_of("peer", "doc-1", "aa" * 32)
+            waited = time.monotonic() - t
+            writer.rollback()
+        assert got == b"first receipt" and waited < 5  # busy_timeout is 30 s
+        with db.engine.connect() as c:  # an ordinary connection would have queued
+            assert c.get_execution_options().get("edoc_read_only") is None
+    finally:
+        db.dispose()

@@ -123,3 +123,45 @@ def test_disk_full_leaves_nothing(tmp_path: Path) -> None:
     assert "full: no space left" in out.stdout, out.stderr
     store = LocalStore(root)
     assert list(store.iter_keys()) == [] and store.check() == []
+
+
+def test_a_digest_the_caller_computed_is_not_computed_again(tmp_path: Path, monkeypatch) -> None:
+    """A hub hashes each arriving file once and hands the digest to the store: for immutable
+    bytes the store takes it; for anything that could change since (a bytearray) it hashes."""
+    import hashlib
+
+    import storage.objects.local as local
+
+    data = os.urandom(300_000)
+    digest = hashlib.sha256(data).hexdigest()
+    expected, mutable_key = key_for_bytes(data), key_for_bytes(b"mutable")
+    calls = []
+    real = hashlib.sha256
+
+    class Counting:
+        def __init__(self, data: bytes = b"") -> None:
+            self._h = real(data)
+            calls.append(len(data))
+
+        def update(self, data: bytes) -> None:
+            calls.append(len(data))
+            self._h.update(data)
+
+        def hexdigest(self) -> str:
+            return self._h.hexdigest()
+
+    def counting(*args):
+        return Counting(*args)
+
+    monkeypatch.setattr(local.hashlib, "sha256", counting)
+    store = LocalStore(tmp_path / "o", create=True)
+    key = store.put(data, sha256=digest)
+    assert key == expected
+    assert not any(calls)  # no byte hashed by the store
+    calls.clear()
+    assert store.put(bytearray(b"mutable"), sha256=digest) == mutable_key
+    assert calls  # hashed: the caller's digest is not trusted for mutable bytes
+    monkeypatch.setattr(local.hashlib, "sha256", real)
+    assert store.get(key) == data  # reads re-hash: the object is what its key says
+    with pytest.raises(Exception, match="sha256/ab/cd"):
+        store.put(b"x", sha256="not-a-digest")

@@ -6,7 +6,13 @@ work. The schema is created only by ``upgrade(url)`` (Alembic).
 
 from __future__ import annotations
 
-from storage.db.engine import is_postgres, make_engine, normalise_url, session_factory
+from storage.db.engine import (
+    READ_ONLY,
+    is_postgres,
+    make_engine,
+    normalise_url,
+    session_factory,
+)
 from storage.db.migrate import current, downgrade, head, require_head, upgrade
 
 __all__ = [
@@ -30,6 +36,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.sessions = session_factory(self.engine)
+        #: for look-ups that write nothing (``reader.connect()``): the same pool, but on SQLite
+        #: a deferred BEGIN, so a hub's duplicate checks do not wait for the write lock
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
 
     @property
     def is_postgres(self) -> bool:

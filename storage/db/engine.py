@@ -21,6 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.errors import StoreConfigError
 
 
+#: execution option of the engine ``Database.reader`` hands out (SQLite: a deferred BEGIN)
+READ_ONLY = "edoc_read_only"
+
+
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver for them."""
     for prefix in ("postgresql://", "postgres://"):
@@ -68,7 +72,10 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a reader (``Database.reader``) never writes: a plain BEGIN reads the last committed
+        # snapshot (WAL) without queueing behind the writers
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -112,15 +112,27 @@ class Spooled:
             self.stream.close()
 
 
-def spool(source: Source, *, temp_dir: str | os.PathLike | None = None) -> Spooled:
+def known_digest(source: Source, sha256: str | None) -> str | None:
+    """The caller's SHA-256 of ``source``, when it can be taken without hashing again: only for
+    immutable ``bytes`` (a bytearray, a view or a file may change after the caller hashed it)."""
+    if sha256 is None or type(source) is not bytes:
+        return None
+    digest_of_key(key_for_digest(sha256))  # 64 lowercase hex digits, or a clear error
+    return sha256
+
+
+def spool(source: Source, *, temp_dir: str | os.PathLike | None = None,
+          sha256: str | None = None) -> Spooled:
     """Hash the source and make it re-readable without holding a large file in memory.
 
-    bytes are hashed in place; a seekable file is hashed in a first pass and rewound (two-pass);
+    bytes are hashed in place (not at all when the caller hashed these very bytes: ``sha256``,
+    see ``known_digest``); a seekable file is hashed in a first pass and rewound (two-pass);
     a non-seekable stream is copied to a temporary file while hashing.
     """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        return Spooled(hashlib.sha256(data).hexdigest(), len(data), io.BytesIO(data), True, data)
+        hexdigest = known_digest(source, sha256) or hashlib.sha256(data).hexdigest()
+        return Spooled(hexdigest, len(data), io.BytesIO(data), True, data)
     if isinstance(source, Path):
         f = open(source, "rb")  # noqa: SIM115 - closed by Spooled.close
         try:
@@ -283,9 +295,13 @@ class ObjectStore(ABC):
     url: str
 
     @abstractmethod
-    def put(self, data: Source, *, expected_key: str | None = None) -> str:
+    def put(self, data: Source, *, expected_key: str | None = None,
+            sha256: str | None = None) -> str:
         """Store ``data`` (bytes, a binary file or a Path). ``expected_key`` is the key the
-        caller believes the bytes have (e.g. announced by a peer): refused if they differ."""
+        caller believes the bytes have (e.g. announced by a peer): refused if they differ.
+        ``sha256``: the digest the caller itself computed from these very ``bytes`` (a hub
+        hashes every arriving file once), so they are not hashed again; ignored for anything
+        mutable."""
 
     @abstractmethod
     def open(self, key: str) -> BinaryIO:

@@ -29,6 +29,7 @@ from storage.objects.base import (
     VerifyingReader,
     digest_of_key,
     key_for_digest,
+    known_digest,
 )
 
 TMP = ".tmp"
@@ -52,12 +53,13 @@ class LocalStore(ObjectStore):
         return self.root / key
 
     # -- writing ---------------------------------------------------------------------------
-    def put(self, data: Source, *, expected_key: str | None = None) -> str:
+    def put(self, data: Source, *, expected_key: str | None = None,
+            sha256: str | None = None) -> str:
         if expected_key is not None:
             digest_of_key(expected_key)
         tmp = self.root / TMP / f"{uuid.uuid4().hex}.part"
         try:
-            hexdigest = self._write_temp(data, tmp)
+            hexdigest = self._write_temp(data, tmp, known_digest(data, sha256))
             key = key_for_digest(hexdigest)
             if expected_key is not None and key != expected_key:
                 raise KeyConflict(
@@ -92,12 +94,13 @@ class LocalStore(ObjectStore):
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _write_temp(self, data: Source, tmp: Path) -> str:
+    def _write_temp(self, data: Source, tmp: Path, known: str | None = None) -> str:
         h = hashlib.sha256()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             if isinstance(data, bytes | bytearray | memoryview):
-                h.update(data)
+                if known is None:
+                    h.update(data)
                 out.write(data)
             elif isinstance(data, Path):
                 with open(data, "rb") as f:
@@ -107,7 +110,7 @@ class LocalStore(ObjectStore):
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o444)
-        return h.hexdigest()
+        return known or h.hexdigest()
 
     def _check_existing(self, key: str, path: Path) -> None:
         """An object already under the key must hash to it; else it was altered: refuse."""

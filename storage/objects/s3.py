@@ -180,10 +180,11 @@ class S3Store(ObjectStore):
             raise StorageError(f"Lỗi S3: {exc}", f"S3 error: {exc}") from exc
 
     # -- writing ---------------------------------------------------------------------------
-    def put(self, data: Source, *, expected_key: str | None = None) -> str:
+    def put(self, data: Source, *, expected_key: str | None = None,
+            sha256: str | None = None) -> str:
         if expected_key is not None:
             digest_of_key(expected_key)
-        sp = spool(data)
+        sp = spool(data, sha256=sha256)
         try:
             key = sp.key
             if expected_key is not None and key != expected_key:
