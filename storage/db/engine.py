@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import StoreConfigError
 
-
 #: execution option of the engine ``Database.reader`` hands out (SQLite: a deferred BEGIN)
 READ_ONLY = "edoc_read_only"
 
