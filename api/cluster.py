@@ -115,19 +115,23 @@ def layout(
 class NodeProcess:
     """A node running as a child process; ``kill()`` is a real SIGKILL."""
 
-    def __init__(self, config_path: Path, *, log: Path | None = None) -> None:
+    def __init__(self, config_path: Path, *, log: Path | None = None,
+                 prefix: list[str] | None = None) -> None:
+        """``prefix``: a command the node runs under (``taskset -c 0``, ``ip netns exec X``)."""
         from exchange_axis.config import load  # noqa: PLC0415
 
         self.path = config_path
         self.cfg = load(config_path)
         self.log = log or config_path.parent / "node.log"
+        self.prefix = list(prefix or [])
         self.proc: subprocess.Popen | None = None
 
     def start(self, *, wait: bool = True, timeout: float = 60.0) -> NodeProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.cli.main", "node", "serve", "--config", str(self.path)],
+                [*self.prefix, sys.executable, "-m", "api.cli.main", "node", "serve", "--config",
+                 str(self.path)],
                 stdout=out, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready(timeout)

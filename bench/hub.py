@@ -104,12 +104,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from api.cluster import PROVINCE, NodeProcess, NodeSpec, layout  # noqa: E402
+from api.cluster import PROVINCE, NodeProcess, NodeSpec, free_port, layout  # noqa: E402
+from bench import netns  # noqa: E402
 from bench.api import percentile  # noqa: E402
 from exchange_axis.config import GeneratedCommunes, generated_communes  # noqa: E402
 
 TARGET_RATE = 116.0  # documents/s: 10 M a year in working hours (the issue's floor)
 COMMUNES = 200
+PG_PORT = 5432  # the PostgreSQL the bench's hub databases live on (tests.fixtures.db)
 URGENT_SHARE = 0.10
 DUPLICATE_SHARE = 0.03
 MAX_AGE = dt.timedelta(days=20)  # re-sign cached packages before the hub finds them stale
@@ -117,6 +119,10 @@ SIGNATURE_BYTES = 137_000  # what two B-T signatures with appearances add to the
 KINDS = {"full": (200_000, 2_000_000), "quick": (200_000, 400_000)}
 NOTATIONS = {"full": "CT-UBND", "quick": "TB-UBND"}
 STAGES = ("tls", "parse", "verify", "store", "sql", "receipt")
+#: the figures kept for each worker count of a scaling run (``--workers 1,2,4``)
+SCALING_KEYS = ("workers", "hub_docs_per_s", "p50_ack_ms", "p99_ack_ms", "cpu_ms_per_doc",
+                "hub_cpu_share", "machine_busy_share", "errors", "lost", "doubled",
+                "hub_rss_mb_end")
 
 
 # -- the cache: PKI and corpus --------------------------------------------------------------------
@@ -329,11 +335,12 @@ def corpus(cache: Path, manifest, kind: str, count: int, log) -> tuple[list[Entr
 
 # -- the hub --------------------------------------------------------------------------------------
 def lay_out_hub(work: Path, manifest, database_url: str | None,
-                verify_processes: int | None = None) -> dict[str, Path]:
-    """node.toml of the hub (200 communes, its upstream peer the province) and of the province,
-    whose identity the senders borrow (it is never started). ``verify_processes``: the node's
-    setting of that name when given (else the node's default)."""
-    specs = [NodeSpec("hub", "node-hub", generated=GeneratedCommunes(count=COMMUNES),
+                verify_processes: int | None = None, communes: int = COMMUNES) -> dict[str, Path]:
+    """node.toml of the hub (``communes`` generated communes, 200 by default: the corpus is
+    addressed to the first 200; its upstream peer the province) and of the province, whose
+    identity the senders borrow (it is never started). ``verify_processes``: the node's setting
+    of that name when given (else the node's default)."""
+    specs = [NodeSpec("hub", "node-hub", generated=GeneratedCommunes(count=communes),
                       upstream="province", peers=["province"]),
              NodeSpec("province", "node-province", agencies=[PROVINCE], peers=["hub"])]
 
@@ -389,6 +396,9 @@ async def _send_share(job: dict) -> dict:
     dry: list[float] = []
     await asyncio.sleep(max(0.0, job["t_start"] - time.monotonic()))
     limits = httpx.Limits(max_connections=job["concurrency"])
+    # a hub on a simulated host (bench/netns.py) is reached at its own address; its
+    # certificate names localhost, which the client then asks for by SNI and checks
+    extensions = {"sni_hostname": job["sni"]} if job.get("sni") else None
     async with httpx.AsyncClient(verify=ctx, limits=limits, timeout=300.0) as client:
 
         async def one(it: dict) -> None:
@@ -399,7 +409,8 @@ async def _send_share(job: dict) -> dict:
             status, answer, error = 0, b"", ""
             try:
                 r = await client.post(job["url"] + PACKAGE_PATH, content=body, headers={
-                    "content-type": EDXML_CONTENT_TYPE, TO_HEADER: ",".join(it["recipients"])})
+                    "content-type": EDXML_CONTENT_TYPE, TO_HEADER: ",".join(it["recipients"])},
+                    extensions=extensions)
                 status, answer = r.status_code, r.content
             except httpx.HTTPError as exc:
                 error = repr(exc)
@@ -484,6 +495,24 @@ def machine_cpu() -> tuple[float, float]:
     return float(sum(values) - idle), float(sum(values))
 
 
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its live descendants (a hub and its verification workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+    total = 0
+    for p in parents:
+        q = p
+        while q not in (0, 1, pid) and q in parents:
+            q = parents[q]
+        if q == pid or p == pid:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                total += int(_stat(p)[21]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
 @dataclass
 class Snapshot:
     at: float
@@ -492,16 +521,17 @@ class Snapshot:
     me: float
     busy: float
     total: float
+    hub_rss: int = 0
 
 
-def snapshot(hub_pid: int, sender_pids: list[int]) -> Snapshot:
+def snapshot(hub_pids: list[int], sender_pids: list[int]) -> Snapshot:
     senders = 0.0
     for pid in sender_pids:
         with contextlib.suppress(OSError, IndexError):
             senders += tree_cpu(pid)
     busy, total = machine_cpu()
-    return Snapshot(time.monotonic(), tree_cpu(hub_pid), senders, time.process_time(), busy,
-                    total)
+    return Snapshot(time.monotonic(), sum(tree_cpu(p) for p in hub_pids), senders,
+                    time.process_time(), busy, total, sum(tree_rss(p) for p in hub_pids))
 
 
 # -- the baseline: the same pipeline alone, in this process ---------------------------------------
@@ -728,6 +758,12 @@ class Plan:
     profile: bool
     keep: bool
     verify_processes: int | None = None
+    #: hub worker counts to measure, one run each on a fresh database and store (N > 1:
+    #: PostgreSQL, as deployed); the first one's figures are the top-level ones
+    workers: tuple[int, ...] = (1,)
+    #: each worker on its own simulated host (bench/netns.py) and core(s)
+    netns: bool = False
+    communes: int = COMMUNES
 
 
 def baseline(paths: dict[str, Path], entries: list[Entry], directory: Path, work: Path,
@@ -751,28 +787,31 @@ def corpus_size(plan: Plan, base_docs_per_s: float) -> int:
     return math.ceil(rate * (plan.seconds + plan.warmup))
 
 
-def drive(plan: Plan, hub: NodeProcess, shares: list[list[dict]], tls: dict, hub_fp: str,
-          work: Path, log) -> dict:
-    """Start the senders, measure the window, collect their records."""
+def drive(plan: Plan, hubs: list[NodeProcess], shares: list[list[dict]], tls: dict,
+          hub_fp: str, work: Path, log, sni: str | None = None) -> dict:
+    """Start the senders (sender i talks to hub worker i mod N, as a round-robin balancer
+    would deal connections), measure the window, collect their records."""
     ctx = multiprocessing.get_context("spawn")
     t_start = time.monotonic() + 8.0  # spawn + imports of the senders
     w0 = t_start + plan.warmup
     w1 = w0 + plan.seconds
-    jobs = [{"url": f"https://{hub.cfg.listen}", "tls": tls, "hub_fp": hub_fp, "items": share,
-             "t_start": t_start, "t_stop": w1, "concurrency": plan.concurrency,
-             "out": str(work / f"sender-{i}.json")} for i, share in enumerate(shares)]
+    jobs = [{"url": f"https://{hubs[i % len(hubs)].cfg.listen}", "tls": tls, "hub_fp": hub_fp,
+             "items": share, "t_start": t_start, "t_stop": w1, "sni": sni,
+             "concurrency": plan.concurrency, "out": str(work / f"sender-{i}.json")}
+            for i, share in enumerate(shares)]
     procs = [ctx.Process(target=sender_main, args=(job,), name=f"sender-{i}")
              for i, job in enumerate(jobs)]
     for p in procs:
         p.start()
     pids = [p.pid for p in procs]
+    hub_pids = [h.proc.pid for h in hubs]
     time.sleep(max(0.0, w0 - time.monotonic()))
-    before = snapshot(hub.proc.pid, pids)
-    spy = start_profile(hub.proc.pid, plan.seconds, work / "hub.pyspy") if plan.profile else None
-    log(f"load: {plan.senders} senders × {plan.concurrency} in flight, {plan.warmup:.0f} s "
-        f"warm-up then {plan.seconds:.0f} s measured…")
+    before = snapshot(hub_pids, pids)
+    spy = start_profile(hub_pids[0], plan.seconds, work / "hub.pyspy") if plan.profile else None
+    log(f"load: {plan.senders} senders × {plan.concurrency} in flight → {len(hubs)} hub "
+        f"worker(s), {plan.warmup:.0f} s warm-up then {plan.seconds:.0f} s measured…")
     time.sleep(max(0.0, w1 - time.monotonic()))
-    after = snapshot(hub.proc.pid, pids)
+    after = snapshot(hub_pids, pids)
     for p in procs:
         p.join(600)
         if p.exitcode != 0:
@@ -843,6 +882,8 @@ def cpu_figures(load: dict, documents: int) -> dict:
         "senders_cpu_share": round((after.senders - before.senders) / span, 3),
         "bench_cpu_share": round((after.me - before.me) / span, 3),
         "machine_busy_share": round((after.busy - before.busy) / (after.total - before.total), 3),
+        "hub_rss_mb_start": round(before.hub_rss / 2**20, 1),
+        "hub_rss_mb_end": round(after.hub_rss / 2**20, 1),
     }
 
 
@@ -879,11 +920,29 @@ def run(plan: Plan, log=print) -> dict:
         log(f"dev PKI {'reused' if reused else 'created'} (port {manifest.port})")
         paths, base, entries, signing = prepare(plan, manifest, work, database, log)
         setup = time.perf_counter() - t
-        out = measure(plan, paths, entries, work, log)
-        out.update(figures(plan, out.pop("_load"), base, out.pop("_held"), entries))
+        runs = []
+        for i, n in enumerate(plan.workers):
+            if i:  # a fresh hub (database and store) for each worker count
+                paths = lay_out_hub(work / f"n{n}-{i}", manifest,
+                                    database(f"hub{i}") if plan.postgres else None,
+                                    plan.verify_processes, plan.communes)
+            one = measure(plan, paths, entries, work, log, n, manifest.port)
+            one.update(figures(plan, one.pop("_load"), base, one.pop("_held"), entries))
+            one["workers"] = n
+            report(one, log)
+            runs.append(one)
+        out = runs[0]
+        if len(runs) > 1:
+            out["scaling"] = [{k: r[k] for k in SCALING_KEYS} for r in runs]
+            rate = {r["workers"]: r["hub_docs_per_s"] for r in runs}
+            if 1 in rate and 2 in rate and rate[1]:
+                out["scaling_2_vs_1"] = round(rate[2] / rate[1], 3)
+            log("scaling: " + ", ".join(f"N={r['workers']} {r['hub_docs_per_s']:.1f}/s"
+                                        for r in runs)
+                + (f"; N=2/N=1 {out['scaling_2_vs_1']:.2f}" if "scaling_2_vs_1" in out else ""))
         out.update(setup_s=round(setup, 1), total_s=round(time.perf_counter() - t, 1),
-                   corpus_signed_now=signing["signed"], corpus_signing_s=signing["seconds"])
-        report(out, log)
+                   corpus_signed_now=signing["signed"], corpus_signing_s=signing["seconds"],
+                   netns=plan.netns, communes=plan.communes)
         if plan.keep:
             log(f"kept: {work} {' '.join(databases)}")
         return out
@@ -903,8 +962,8 @@ def prepare(plan: Plan, manifest, work: Path, database, log) -> tuple:
     first = max(plan.sample + 3, plan.corpus or 0)  # a given size: signed in one go
     sample, signing = corpus(cache, manifest, plan.kind, first, log)
     paths = lay_out_hub(work, manifest, database("hub") if plan.postgres else None,
-                        plan.verify_processes)
-    log(f"hub laid out with {COMMUNES} communes; baseline on {plan.sample} documents…")
+                        plan.verify_processes, plan.communes)
+    log(f"hub laid out with {plan.communes} communes; baseline on {plan.sample} documents…")
     base = baseline(paths, sample[:plan.sample + 3], cache / plan.kind, work,
                     database("baseline"))
     count = plan.corpus or corpus_size(
@@ -917,8 +976,10 @@ def prepare(plan: Plan, manifest, work: Path, database, log) -> tuple:
     return paths, base, entries, signed
 
 
-def measure(plan: Plan, paths: dict[str, Path], entries: list[Entry], work: Path, log) -> dict:
-    """Start the hub, drive it, stop it, and read what it kept."""
+def measure(plan: Plan, paths: dict[str, Path], entries: list[Entry], work: Path, log,
+            workers: int = 1, pki_port: int = 0) -> dict:
+    """Start the hub (``workers`` processes on one database and store), drive it, stop it, and
+    read what it kept."""
     from exchange_axis.config import load as load_config
     from exchange_axis.transport import cert_fingerprint_file
 
@@ -926,18 +987,97 @@ def measure(plan: Plan, paths: dict[str, Path], entries: list[Entry], work: Path
                       random.Random(20260101))
     province = load_config(paths["province"]).tls  # the senders' identity
     tls = {k: str(v) if v is not None else None for k, v in province.model_dump().items()}
-    hub = NodeProcess(paths["hub"]).start()
+    hosts = simulated_hosts(plan, workers, pki_port) if plan.netns else []
+    hubs: list[NodeProcess] = []
     try:
-        load = drive(plan, hub, shares, tls, cert_fingerprint_file(hub.cfg.tls.cert), work, log)
+        hubs = start_workers(paths["hub"], workers, hosts)
+        load = drive(plan, hubs, shares, tls, cert_fingerprint_file(hubs[0].cfg.tls.cert),
+                     work, log, sni=netns.SNI_HOSTNAME if hosts else None)
     finally:
-        hub.stop()
-    held, doubled, incoming = hub_holdings(hub.cfg.database_url)
+        for hub in hubs:
+            hub.terminate()
+        for hub in hubs:
+            hub.stop()
+        for host in hosts:
+            host.down()
+    held, doubled, incoming = hub_holdings(hubs[0].cfg.database_url)
     return {"_load": load, "_held": held, "doubled": doubled, "incoming_documents": incoming}
+
+
+def simulated_hosts(plan: Plan, workers: int, pki_port: int) -> list:
+    """One simulated host per worker, each with an equal share of the cores (a worker alone
+    gets ``cores / max(workers)`` of them, so N = 1 and N = 2 are one and two such hosts),
+    bridged to PostgreSQL and to the dev PKI's server."""
+    cpus = os.cpu_count() or 1
+    per = max(1, cpus // max(plan.workers))
+    ports = [PG_PORT, pki_port]
+    hosts = []
+    try:
+        for i in range(workers):
+            cores = [(i * per + k) % cpus for k in range(per)]
+            host = netns.Host(i, cores, ports)
+            hosts.append(host)
+            host.up()
+    except BaseException:
+        for host in hosts:
+            host.down()
+        raise
+    return hosts
+
+
+def start_workers(hub_config: Path, workers: int, hosts: list) -> list[NodeProcess]:
+    """``workers`` copies of the hub (same database, store and identity, own listen address:
+    on its simulated host if any), started together, ready when each answers its health."""
+    from exchange_axis.config import dump
+    from exchange_axis.config import load as load_config
+    from storage.db import upgrade
+
+    cfg = load_config(hub_config)
+    if workers == 1 and not hosts:
+        return [NodeProcess(hub_config).start()]
+    upgrade(cfg.database_url)  # as the deployment's migration job does, before the workers
+    procs = []
+    for i in range(workers):
+        home = hub_config.parent / f"worker-{i}"
+        home.mkdir(exist_ok=True)
+        host = hosts[i] if hosts else None
+        cfg.listen = f"{host.address if host else '127.0.0.1'}:{free_port()}"
+        if host is not None and cfg.verify_processes:
+            cfg.verify_processes = len(host.cores)  # one per core of its host, as deployed
+        (home / "node.toml").write_text(dump(cfg), encoding="utf-8")
+        procs.append(NodeProcess(home / "node.toml", prefix=host.run_prefix() if host else None))
+    for proc in procs:
+        proc.start(wait=False)
+    for proc in procs:
+        _wait_ready(proc, netns.SNI_HOSTNAME if hosts else None)
+    return procs
+
+
+def _wait_ready(proc: NodeProcess, sni: str | None, timeout: float = 90.0) -> None:
+    import httpx
+
+    from exchange_axis.transport import client_context
+
+    deadline = time.monotonic() + timeout
+    ext = {"sni_hostname": sni} if sni else None
+    with httpx.Client(verify=client_context(proc.cfg.tls), timeout=5.0) as client:
+        while True:
+            if proc.proc is not None and proc.proc.poll() is not None:
+                raise RuntimeError(f"hub worker exited ({proc.proc.returncode}); log:\n"
+                                   f"{proc.log.read_text(errors='replace')[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                url = f"https://{proc.cfg.listen}/exchange/v1/health"
+                if client.get(url, extensions=ext).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"hub worker {proc.cfg.listen} not ready after {timeout}s")
+            time.sleep(0.2)
 
 
 def report(out: dict, log) -> None:
     """The human lines."""
-    log(f"hub: {out['hub_docs_per_s']:.1f} distinct documents/s over {out['window_s']:.0f} s "
+    log(f"hub ({out['workers']} worker{'s' if out['workers'] > 1 else ''}): "
+        f"{out['hub_docs_per_s']:.1f} distinct documents/s over {out['window_s']:.0f} s "
         f"({out['documents']} answered with 01; target {TARGET_RATE:.0f}/s); arrival→01 p50 "
         f"{out['p50_ack_ms']} ms, p99 {out['p99_ack_ms']} ms")
     if out["corpus_exhausted"]:
@@ -947,6 +1087,8 @@ def report(out: dict, log) -> None:
         f"first receipt), errors {out['errors']}, lost {out['lost']}, doubled {out['doubled']}")
     for line in out["first_errors"]:
         log(f"  error: {line}")
+    log(f"  hub memory (RSS, with its verification workers): {out['hub_rss_mb_start']:.0f} MB "
+        f"at the window's start, {out['hub_rss_mb_end']:.0f} MB at its end")
     log(f"  hub CPU {out['cpu_ms_per_doc']:.1f} ms per document; shares of all {out['cpus']} "
         f"cores: hub {out['hub_cpu_share']:.0%}, senders {out['senders_cpu_share']:.0%}, bench "
         f"{out['bench_cpu_share']:.0%}, whole machine {out['machine_busy_share']:.0%} (load "
@@ -981,9 +1123,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verify-processes", type=int, default=os.cpu_count() or 1,
                         help="the hub's verify_processes (default: one per core, as "
                              "deploy/node.toml recommends; 0 verifies in the node's threads)")
+    parser.add_argument("--workers", default="1",
+                        help="hub worker counts to measure, e.g. 1,2,4 (N > 1 needs --postgres: "
+                             "the workers share one PostgreSQL and one store, as deployed)")
+    parser.add_argument("--netns", action="store_true",
+                        help="each worker on its own simulated host (network namespace, veth "
+                             "link) with its own share of the cores; needs root")
+    parser.add_argument("--communes", type=int, default=COMMUNES,
+                        help=f"communes the hub hosts (default {COMMUNES}; 3321: a province's)")
     args = parser.parse_args(argv)
     if args.profile and shutil.which("py-spy") is None:
         parser.error("--profile needs py-spy on PATH: pip install py-spy (nothing was run)")
+    try:
+        workers = tuple(int(w) for w in args.workers.split(","))
+    except ValueError:
+        parser.error(f"--workers takes counts like 1,2,4, not {args.workers!r}")
+    if any(w < 1 for w in workers):
+        parser.error("--workers: each count must be at least 1")
+    if max(workers) > 1 and not args.postgres:
+        parser.error("--workers above 1 needs --postgres: hub workers share one PostgreSQL "
+                     "(SQLite is the one-process embedded default)")
+    if args.profile and max(workers) > 1:
+        parser.error("--profile samples one hub process: use it with --workers 1")
+    if args.netns and (why := netns.available()) is not None:
+        parser.error(f"--netns: {why} (nothing was run)")
+    if args.communes < COMMUNES:
+        parser.error(f"--communes: at least {COMMUNES} (the corpus is addressed to the first "
+                     f"{COMMUNES})")
     quick = args.quick
     plan = Plan(kind="quick" if quick else "full",
                 seconds=args.seconds or (5.0 if quick else 120.0),
@@ -991,7 +1157,8 @@ def main(argv: list[str] | None = None) -> int:
                 senders=args.senders, concurrency=args.concurrency,
                 corpus=args.corpus or (60 if quick else None),
                 sample=args.sample or (20 if quick else 100), postgres=args.postgres,
-                profile=args.profile, keep=args.keep, verify_processes=args.verify_processes)
+                profile=args.profile, keep=args.keep, verify_processes=args.verify_processes,
+                workers=workers, netns=args.netns, communes=args.communes)
     out = run(plan, log=(lambda *_a: None) if args.json else print)
     out["quick"] = quick
     print(json.dumps(out, ensure_ascii=False))

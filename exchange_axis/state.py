@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from edoc.agency import normalise
@@ -120,6 +122,8 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+#: how often an arrival transaction aborted by a deadlock / serialisation failure is run again
+DEADLOCK_RETRIES = 4
 _INSERT_DOCUMENT = insert(m.Document.__table__).returning(m.Document.__table__.c.id)
 
 
@@ -475,7 +479,20 @@ class NodeState:
     def record_arrival(self, arrival: Any, seal: Callable[[dict[str, int]], bytes]) -> bytes:
         """One transaction for everything an accepted arrival writes; returns the receipt.
 
-        A concurrent duplicate that got in first wins: its receipt is returned instead."""
+        A concurrent duplicate that got in first wins: its receipt is returned instead. A
+        transaction PostgreSQL aborted to break a deadlock or a serialisation conflict wrote
+        nothing and is run again (a few times), instead of failing the sender's request."""
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                return self._record_arrival(arrival, seal)
+            except OperationalError as exc:
+                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                if code not in ("40P01", "40001") or attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _record_arrival(self, arrival: Any, seal: Callable[[dict[str, int]], bytes]) -> bytes:
         with self.session() as s:
             s.begin()
             numbers: dict[str, int] = {}
@@ -616,7 +633,10 @@ class NodeState:
             "created_at": at, "updated_at": at, "version": 1}
         file_rows: list[dict[str, Any]] = []
         event_rows: list[dict[str, Any]] = []
-        for code in arrival.local:
+        # register counters are row-locked until commit: taken in one order (sorted codes) by
+        # every arrival, so two packages to the same communes listed differently cannot
+        # deadlock on PostgreSQL
+        for code in sorted(arrival.local):
             agency_id = self.agency_id(s, code)
             row_id = s.execute(_INSERT_DOCUMENT, {**document, "agency_id": agency_id}
                                ).scalar_one()

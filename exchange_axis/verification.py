@@ -30,7 +30,9 @@ from typing import Any
 
 PASSED = "TOTAL_PASSED"
 #: Verdicts kept in memory (a node receives the same file many times in a burst, rarely later).
-CACHE_SIZE = 4096
+#: Each holds its full validation report (tens of KB): 4,096 of them cost a hub ~150 MB of
+#: memory for nothing; a burst of one directive, or a sender's retries, needs a few.
+CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)

@@ -327,3 +327,41 @@ def test_a_reader_does_not_wait_for_a_writer(tmp_path: Path) -> None:
             assert c.get_execution_options().get("edoc_read_only") is None
     finally:
         db.dispose()
+
+
+def test_an_arrival_aborted_by_a_deadlock_is_run_again(tmp_path: Path, monkeypatch) -> None:
+    """PostgreSQL breaks a deadlock by aborting one transaction (SQLSTATE 40P01): the arrival
+    wrote nothing, so the node runs it again instead of answering the sender 500; any other
+    database error still fails at once."""
+    from sqlalchemy.exc import OperationalError
+
+    from exchange_axis.state import NodeState
+
+    class PgError(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            super().__init__(sqlstate)
+            self.sqlstate = sqlstate
+
+    state = NodeState(f"sqlite:///{tmp_path / 'n.sqlite'}", node_name="hub")
+    calls = []
+
+    def flaky(arrival, seal):
+        calls.append(arrival)
+        if len(calls) < 3:
+            raise OperationalError("INSERT …", {}, PgError("40P01"))
+        return b"receipt"
+
+    monkeypatch.setattr(state, "_record_arrival", flaky)
+    assert state.record_arrival("arrival", lambda numbers: b"") == b"receipt"
+    assert len(calls) == 3
+    calls.clear()
+
+    def broken(arrival, seal):
+        calls.append(arrival)
+        raise OperationalError("INSERT …", {}, PgError("53100"))  # disk full: not transient
+
+    monkeypatch.setattr(state, "_record_arrival", broken)
+    with pytest.raises(OperationalError):
+        state.record_arrival("arrival", lambda numbers: b"")
+    assert len(calls) == 1
+    state.db.dispose()
