@@ -26,6 +26,15 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.node_bodies import (
+    BadBody,
+    IssueBody,
+    NumberBody,
+    RetryBody,
+    StatusBody,
+    TakeBackBody,
+    read,
+)
 from edoc.errors import EdocError
 from exchange_axis.config import NodeConfig
 from exchange_axis.errors import ExchangeError
@@ -77,8 +86,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(EdocError)
     async def _refused(_request: Request, exc: EdocError) -> JSONResponse:
-        return JSONResponse({"error": type(exc).__name__, "message_vi": exc.message_vi,
-                             "message_en": exc.message_en}, status_code=400)
+        return JSONResponse(exc.to_dict(), status_code=422 if isinstance(exc, BadBody) else 400)
 
     def operator(request: Request) -> None:
         if fingerprint(_peer_cert(request)) != node.own_fingerprint:
@@ -113,26 +121,26 @@ def create_app(node: Node) -> FastAPI:
     @app.post("/admin/v1/issue")
     async def issue(request: Request) -> dict[str, Any]:
         operator(request)
-        body = await request.body()
-        return await asyncio.to_thread(node.issue_request, json.loads(body))
+        body = read(IssueBody, await request.body())
+        return await asyncio.to_thread(node.issue_request, body.as_request())
 
     @app.post("/admin/v1/number")
     async def number(request: Request) -> dict[str, Any]:
         operator(request)
-        body = json.loads(await request.body())
-        return await asyncio.to_thread(node.allocate_number, **body)
+        body = read(NumberBody, await request.body())
+        return await asyncio.to_thread(node.allocate_number, **body.model_dump())
 
     @app.post("/admin/v1/takeback")
     async def takeback(request: Request) -> dict[str, Any]:
         operator(request)
-        body = json.loads(await request.body())
-        return await asyncio.to_thread(node.take_back, **body)
+        body = read(TakeBackBody, await request.body())
+        return await asyncio.to_thread(node.take_back, **body.model_dump())
 
     @app.post("/admin/v1/status")
     async def status(request: Request) -> dict[str, Any]:
         operator(request)
-        body = json.loads(await request.body())
-        return await asyncio.to_thread(node.clerk_status, **body)
+        body = read(StatusBody, await request.body())
+        return await asyncio.to_thread(node.clerk_status, **body.model_dump())
 
     @app.get("/admin/v1/tracking")
     async def tracking(request: Request, document_id: str) -> dict[str, Any]:
@@ -157,8 +165,8 @@ def create_app(node: Node) -> FastAPI:
     @app.post("/admin/v1/retry")
     async def retry(request: Request) -> dict[str, Any]:
         operator(request)
-        body = json.loads(await request.body() or b"{}")
-        return await asyncio.to_thread(node.retry_failed, body.get("id"))
+        body = read(RetryBody, await request.body())
+        return await asyncio.to_thread(node.retry_failed, body.id)
 
     return app
 

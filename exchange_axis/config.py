@@ -245,6 +245,26 @@ def load(path: Path | str) -> NodeConfig:
     return cfg
 
 
+def require_files(cfg: NodeConfig, path: Path | str) -> None:
+    """Before a node starts: every file or directory ``path`` names is there, or one clear
+    refusal naming each missing one with its setting (not a traceback at the first TLS
+    handshake). ``load`` does not check: a configuration is also read where its files live on
+    another machine (a Kubernetes ConfigMap, a peer's layout)."""
+    named = [("tls.cert", cfg.tls.cert), ("tls.key", cfg.tls.key), ("tls.ca", cfg.tls.ca)]
+    named += [(f"trust_dirs[{i}]", p) for i, p in enumerate(cfg.trust_dirs)]
+    missing = [(setting, p) for setting, p in named if not p.exists()]
+    if missing:
+        listed = "; ".join(f"{setting} = {file}" for setting, file in missing)
+        raise ConfigError(
+            f"Cấu hình {path}: không có tệp {listed}. Sửa đường dẫn trong tệp cấu hình, hoặc "
+            "tạo PKI phát triển bằng `edoc pki init` (đường dẫn tương đối tính từ thư mục của "
+            "tệp cấu hình)",
+            f"configuration {path}: missing file(s) {listed}. Fix the path in the configuration "
+            "or create the development PKI with `edoc pki init` (relative paths are taken "
+            "from the configuration file's directory)",
+        )
+
+
 def dump(cfg: NodeConfig) -> str:
     """Write a config back as TOML (used by the demo and tests to lay out nodes)."""
     lines = [f"name = {_q(cfg.name)}", f"listen = {_q(cfg.listen)}",

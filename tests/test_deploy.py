@@ -72,3 +72,57 @@ def test_k8s_manifests_parse_and_run_real_edoc_commands(tmp_path: Path) -> None:
     (tmp_path / "node.toml").write_text(text, encoding="utf-8")
     cfg = load(tmp_path / "node.toml")
     assert cfg.port == 8443 and cfg.worker.lease >= 60
+
+
+def test_a_config_naming_missing_files_is_one_clear_message(tmp_path: Path) -> None:
+    """``edoc node serve --config deploy/node.toml`` on a machine without /var/lib/edoc: exit 1,
+    every missing file named with its setting and what to do, no traceback."""
+    r = CliRunner().invoke(app, ["node", "serve", "--config", str(ROOT / "deploy" / "node.toml")])
+    assert r.exit_code == 1, r.output
+    text = " ".join(r.output.split())
+    assert "Traceback" not in r.output
+    for setting in ("tls.cert", "tls.key", "tls.ca", "trust_dirs[0]"):
+        assert setting in text, (setting, text)
+    assert f"{MOUNT}/entities/node-province/chain.pem" in text and "edoc pki init" in text
+
+
+def test_the_local_example_node_runs(tmp_path: Path, dev_pki) -> None:
+    """deploy/node.local.toml, beside a development PKI as ``edoc pki init`` lays it out,
+    starts a node that says where it listens and how many agencies it hosts, and answers."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from api.cluster import free_port
+    from exchange_axis.transport import client_context
+
+    shutil.copytree(dev_pki.directory, tmp_path / "certs-dev")
+    (tmp_path / "deploy").mkdir()
+    port = free_port()
+    text = (ROOT / "deploy" / "node.local.toml").read_text(encoding="utf-8")
+    assert 'listen = "127.0.0.1:8443"' in text
+    config = tmp_path / "deploy" / "node.local.toml"
+    config.write_text(text.replace("127.0.0.1:8443", f"127.0.0.1:{port}"), encoding="utf-8")
+    cfg = load(config)
+    assert cfg.database_url == f"sqlite:///{tmp_path / 'edoc-data' / 'province' / 'node.sqlite'}"
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "node", "serve", "--config",
+                             str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=tmp_path)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert f"listening on https://127.0.0.1:{port}" in first and "hosting 1 agencies" in first
+        with httpx.Client(verify=client_context(cfg.tls), timeout=5) as client:
+            for _ in range(100):
+                try:
+                    health = client.get(f"https://127.0.0.1:{port}/exchange/v1/health")
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            assert health.json()["node"] == "province"
+    finally:
+        proc.terminate()
+        proc.wait(20)

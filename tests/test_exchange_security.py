@@ -198,3 +198,34 @@ def test_peer_identity_is_the_pinned_fingerprint_and_optional_subject(pki_server
     assert matches(Peer(name="hub", fingerprint=fp, subject=subject_of(der)), der)
     assert not matches(Peer(name="hub", fingerprint=fp, subject="CN=someone else"), der)
     assert not matches(Peer(name="hub", fingerprint="00" * 32), der)
+
+
+ADMIN_POSTS = ("/admin/v1/issue", "/admin/v1/number", "/admin/v1/takeback", "/admin/v1/status",
+               "/admin/v1/retry")
+GARBAGE = (b"not json", b"[1, 2]", b'{"unexpected": true}', b"{}", b'{"code": "99"}',
+           b'{"document_id": "x", "recipients": ["000.00.01.H41"], "code": "99"}',
+           b'{"agency": 5, "notation": []}', b'{"id": "seven"}',
+           b'{"document": {"sender": {}}, "files": [{"name": "a.pdf", "data": "@@"}]}')
+
+
+def test_operator_api_answers_garbage_with_422_never_5xx(hub) -> None:
+    """Every operator route validates its body: what is not JSON, lacks a field or has a wrong
+    type gets 422 in the one bilingual error shape, naming the field; an unknown status code
+    gets the lifecycle's own refusal. Nothing reaches the node's code half-read."""
+    node, _province, _tmp = hub
+    with node.admin() as admin:
+        for path in ADMIN_POSTS:
+            for body in GARBAGE:
+                r = admin.post(path, content=body, headers={"content-type": "application/json"})
+                assert r.status_code < 500, (path, body, r.status_code, r.text)
+                if r.status_code == 200:  # only retry's {} (nothing failed to requeue)
+                    assert (path, body) == ("/admin/v1/retry", b"{}"), (path, body)
+                    continue
+                shape = r.json()
+                assert {"error", "message_vi", "message_en"} <= set(shape), (path, body, shape)
+                assert shape["message_vi"] and shape["message_en"]
+        missing = admin.post("/admin/v1/number", json={"agency": C1})
+        assert missing.status_code == 422 and "notation" in missing.json()["message_en"]
+        bad_code = admin.post("/admin/v1/status", json={"document_id": "x", "recipients": [C1],
+                                                        "code": "99"})
+        assert bad_code.status_code in (400, 422) and bad_code.json()["message_vi"]

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from exchange_axis.config import load
+from exchange_axis.config import load, require_files
 from exchange_axis.errors import ExchangeError
 
 app = typer.Typer(help="Nút trao đổi văn bản (exchange node).", no_args_is_help=True)
@@ -38,6 +38,7 @@ def serve(config: Path = _CONFIG) -> None:
 
     try:
         cfg = load(config)
+        require_files(cfg, config)
         office = load_office(config)
     except ExchangeError as exc:
         fail(exc)
