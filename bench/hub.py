@@ -111,6 +111,7 @@ from exchange_axis.config import GeneratedCommunes, generated_communes  # noqa: 
 
 TARGET_RATE = 116.0  # documents/s: 10 M a year in working hours (the issue's floor)
 COMMUNES = 200
+RSS_EVERY_S = 10.0  # how often the hub's memory is read during the window
 PG_PORT = 5432  # the PostgreSQL the bench's hub databases live on (tests.fixtures.db)
 URGENT_SHARE = 0.10
 DUPLICATE_SHARE = 0.03
@@ -810,7 +811,10 @@ def drive(plan: Plan, hubs: list[NodeProcess], shares: list[list[dict]], tls: di
     spy = start_profile(hub_pids[0], plan.seconds, work / "hub.pyspy") if plan.profile else None
     log(f"load: {plan.senders} senders × {plan.concurrency} in flight → {len(hubs)} hub "
         f"worker(s), {plan.warmup:.0f} s warm-up then {plan.seconds:.0f} s measured…")
-    time.sleep(max(0.0, w1 - time.monotonic()))
+    rss = [before.hub_rss]
+    while (left := w1 - time.monotonic()) > 0:  # the hub's memory through the window
+        time.sleep(min(left, RSS_EVERY_S))
+        rss.append(sum(tree_rss(p) for p in hub_pids))
     after = snapshot(hub_pids, pids)
     for p in procs:
         p.join(600)
@@ -820,6 +824,7 @@ def drive(plan: Plan, hubs: list[NodeProcess], shares: list[list[dict]], tls: di
         spy.wait(60)
     results = [json.loads(Path(job["out"]).read_text("utf-8")) for job in jobs]
     return {"w0": w0, "w1": w1, "before": before, "after": after, "results": results,
+            "rss": rss,
             "profile": work / "hub.pyspy" if spy is not None else None}
 
 
@@ -827,6 +832,7 @@ def figures(plan: Plan, load: dict, base: dict, held: set, entries: list[Entry])
     """Everything the bench reports: the senders' records, the hub's CPU, the baseline."""
     out = sender_figures(load, entries, held)
     out.update(cpu_figures(load, out.pop("_cpu_documents")))
+    out.update(memory_figures(load))
     out.update(baseline_figures(base, plan.senders * plan.concurrency / max(
         1, out["documents_sent"])))
     out["ratio_vs_baseline"] = round(out["hub_docs_per_s"] / out["baseline_docs_per_s"], 3)
@@ -870,6 +876,16 @@ def sender_figures(load: dict, entries: list[Entry], held: set) -> dict:
         "_cpu_documents": sum(1 for r in distinct
                               if r["ok"] and w0 < r["end"] <= load["w1"]),
     }
+
+
+def memory_figures(load: dict) -> dict:
+    """The hub's RSS (with its verification workers) every ``RSS_EVERY_S`` through the window,
+    and how much of its growth came in the window's second half (flat memory: little)."""
+    series = [round(b / 2**20, 1) for b in load["rss"]]
+    half = len(series) // 2
+    return {"hub_rss_mb_series": series,
+            "hub_rss_growth_second_half_mb": round(series[-1] - series[half], 1)
+            if len(series) > 2 else None}
 
 
 def cpu_figures(load: dict, documents: int) -> dict:
@@ -1087,8 +1103,8 @@ def report(out: dict, log) -> None:
         f"first receipt), errors {out['errors']}, lost {out['lost']}, doubled {out['doubled']}")
     for line in out["first_errors"]:
         log(f"  error: {line}")
-    log(f"  hub memory (RSS, with its verification workers): {out['hub_rss_mb_start']:.0f} MB "
-        f"at the window's start, {out['hub_rss_mb_end']:.0f} MB at its end")
+    log(f"  hub memory (RSS, with its verification workers), MB every {RSS_EVERY_S:.0f} s: "
+        + " ".join(f"{v:.0f}" for v in out["hub_rss_mb_series"]))
     log(f"  hub CPU {out['cpu_ms_per_doc']:.1f} ms per document; shares of all {out['cpus']} "
         f"cores: hub {out['hub_cpu_share']:.0%}, senders {out['senders_cpu_share']:.0%}, bench "
         f"{out['bench_cpu_share']:.0%}, whole machine {out['machine_busy_share']:.0%} (load "

@@ -41,6 +41,7 @@ def test_hub_bench_quick_json() -> None:
     assert figures["cpu_ms_per_doc"] > 0 and figures["baseline_docs_per_s"] > 0
     assert all(figures["stage_ms"][k] > 0 for k in STAGES), figures["stage_ms"]
     assert figures["hub_rss_mb_end"] > 0 and figures["workers"] == 1
+    assert len(figures["hub_rss_mb_series"]) >= 2 and min(figures["hub_rss_mb_series"]) > 0
 
 
 @pytest.mark.postgres
