@@ -45,7 +45,7 @@ from exchange_axis.outbox import OutboxWorker
 from exchange_axis.receipts import ReceiptSigner
 from exchange_axis.receiver import Receiver
 from exchange_axis.routing import SELF, RoutingTable
-from exchange_axis.state import NodeState, Transfer
+from exchange_axis.state import NodeState, Transfer, require_reason
 from exchange_axis.transport import cert_fingerprint_file, fingerprint, matches
 from exchange_axis.verification import Verifier
 
@@ -269,6 +269,9 @@ class Node:
         """A clerk of hosted recipients answers a received document (03, 02, 04, 05, 06, 15,
         16): the status is recorded and a status package queued towards the document's sender."""
         status_code = StatusCode.parse(code)
+        # checked on the clerk's own words: the status's description below falls back to the
+        # code's meaning, which must not pass for a reason
+        require_reason(status_code, reason)
         if isinstance(recipients, str):
             recipients = [recipients]
         received = self.state.received_document(document_id)

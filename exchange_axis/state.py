@@ -64,14 +64,19 @@ PROCESSING_CODES = frozenset({StatusCode.REJECTED, StatusCode.ACCEPTED, StatusCo
                               StatusCode.PROCESSING, StatusCode.COMPLETED})
 
 
+def require_reason(code: StatusCode, reason: str | None) -> None:
+    """A rejection (02) says why: the sender's clerk must know what to correct."""
+    if code is StatusCode.REJECTED and not (reason or "").strip():
+        raise StatusError("Từ chối văn bản phải nêu lý do", "a rejection (02) needs a reason")
+
+
 def check_clerk_transition(state: str, code: StatusCode, reason: str | None) -> None:
     """A processing status (02–06) must follow the copy's current state as ``TRANSITIONS``
     says (a document is accepted before it is assigned, nothing follows a rejection), and a
     rejection needs its reason. Raises StatusError (bilingual) before anything is recorded."""
     if code not in PROCESSING_CODES:
         return
-    if code is StatusCode.REJECTED and not (reason or "").strip():
-        raise StatusError("Từ chối văn bản phải nêu lý do", "a rejection (02) needs a reason")
+    require_reason(code, reason)
     if state not in STATE_CODES:
         raise StatusError(
             f"Văn bản đang ở trạng thái '{state}', không nhận mã {code.value} "

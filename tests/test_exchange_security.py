@@ -224,8 +224,12 @@ def test_operator_api_answers_garbage_with_422_never_5xx(hub) -> None:
                 shape = r.json()
                 assert {"error", "message_vi", "message_en"} <= set(shape), (path, body, shape)
                 assert shape["message_vi"] and shape["message_en"]
-        missing = admin.post("/admin/v1/number", json={"agency": C1})
+        missing = admin.post("/admin/v1/number", json={"agency": C1[0]})
         assert missing.status_code == 422 and "notation" in missing.json()["message_en"]
-        bad_code = admin.post("/admin/v1/status", json={"document_id": "x", "recipients": [C1],
+        bad_code = admin.post("/admin/v1/status", json={"document_id": "x", "recipients": [C1[0]],
                                                         "code": "99"})
         assert bad_code.status_code in (400, 422) and bad_code.json()["message_vi"]
+        no_reason = admin.post("/admin/v1/status", json={"document_id": "x", "recipients": [C1[0]],
+                                                         "code": "02"})
+        assert no_reason.status_code == 400, no_reason.text
+        assert "needs a reason" in no_reason.json()["message_en"]
