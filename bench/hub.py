@@ -764,6 +764,8 @@ class Plan:
     workers: tuple[int, ...] = (1,)
     #: each worker on its own simulated host (bench/netns.py) and core(s)
     netns: bool = False
+    #: with ``netns``: the fraction of its cores each simulated host may use (1: all)
+    host_cpu: float = 1.0
     communes: int = COMMUNES
 
 
@@ -958,7 +960,7 @@ def run(plan: Plan, log=print) -> dict:
                 + (f"; N=2/N=1 {out['scaling_2_vs_1']:.2f}" if "scaling_2_vs_1" in out else ""))
         out.update(setup_s=round(setup, 1), total_s=round(time.perf_counter() - t, 1),
                    corpus_signed_now=signing["signed"], corpus_signing_s=signing["seconds"],
-                   netns=plan.netns, communes=plan.communes)
+                   netns=plan.netns, host_cpu=plan.host_cpu, communes=plan.communes)
         if plan.keep:
             log(f"kept: {work} {' '.join(databases)}")
         return out
@@ -1031,7 +1033,7 @@ def simulated_hosts(plan: Plan, workers: int, pki_port: int) -> list:
     try:
         for i in range(workers):
             cores = [(i * per + k) % cpus for k in range(per)]
-            host = netns.Host(i, cores, ports)
+            host = netns.Host(i, cores, ports, plan.host_cpu)
             hosts.append(host)
             host.up()
     except BaseException:
@@ -1145,6 +1147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--netns", action="store_true",
                         help="each worker on its own simulated host (network namespace, veth "
                              "link) with its own share of the cores; needs root")
+    parser.add_argument("--host-cpu", type=float, default=1.0,
+                        help="with --netns: the share of its cores each simulated host may use "
+                             "(e.g. 0.75 leaves the rest of each core to the senders, PostgreSQL "
+                             "and the kernel in every run, so N = 1 and N = 2 compare fairly)")
     parser.add_argument("--communes", type=int, default=COMMUNES,
                         help=f"communes the hub hosts (default {COMMUNES}; 3321: a province's)")
     args = parser.parse_args(argv)
@@ -1163,6 +1169,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--profile samples one hub process: use it with --workers 1")
     if args.netns and (why := netns.available()) is not None:
         parser.error(f"--netns: {why} (nothing was run)")
+    if not 0.05 <= args.host_cpu <= 1.0 or (args.host_cpu < 1.0 and not args.netns):
+        parser.error("--host-cpu: a share between 0.05 and 1, with --netns")
     if args.communes < COMMUNES:
         parser.error(f"--communes: at least {COMMUNES} (the corpus is addressed to the first "
                      f"{COMMUNES})")
@@ -1174,7 +1182,8 @@ def main(argv: list[str] | None = None) -> int:
                 corpus=args.corpus or (60 if quick else None),
                 sample=args.sample or (20 if quick else 100), postgres=args.postgres,
                 profile=args.profile, keep=args.keep, verify_processes=args.verify_processes,
-                workers=workers, netns=args.netns, communes=args.communes)
+                workers=workers, netns=args.netns, host_cpu=args.host_cpu,
+                communes=args.communes)
     out = run(plan, log=(lambda *_a: None) if args.json else print)
     out["quick"] = quick
     print(json.dumps(out, ensure_ascii=False))

@@ -92,7 +92,11 @@ async def _forward(listen_host: str, target_host: str, ports: list[int],
 class Host:
     """One simulated host: namespace ``name``, address ``address`` (this host: ``gateway``)."""
 
-    def __init__(self, index: int, cores: list[int], bridged_ports: list[int]) -> None:
+    def __init__(self, index: int, cores: list[int], bridged_ports: list[int],
+                 cpu_share: float = 1.0) -> None:
+        """``cpu_share`` < 1: the host's programs get that fraction of each of its cores (a CPU
+        quota), leaving the rest of the core to what every host shares (senders, PostgreSQL,
+        the kernel's disk writes), so one and two hosts are compared on equal terms."""
         tag = f"{os.getpid() % 10000}{index}"
         self.name = f"edoc-bench-{tag}"
         self.veth = (f"edb{tag}a", f"edb{tag}b")
@@ -100,6 +104,8 @@ class Host:
         self.address = f"{SUBNET}.{index}.2"
         self.cores = cores
         self.ports = bridged_ports
+        self.cpu_share = cpu_share
+        self.cgroup: Path | None = None
         self._inside: subprocess.Popen | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: Any = None
@@ -115,6 +121,8 @@ class Host:
                     [*self.enter(), "ip", "link", "set", b, "up"],
                     [*self.enter(), "ip", "link", "set", "lo", "up"]):
             subprocess.run(cmd, check=True, capture_output=True)
+        if self.cpu_share < 1.0:
+            self._limit_cpu()
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
@@ -139,8 +147,30 @@ class Host:
         return ["ip", "netns", "exec", self.name]
 
     def run_prefix(self) -> list[str]:
-        """On this host and its cores."""
-        return [*self.enter(), "taskset", "-c", ",".join(map(str, self.cores))]
+        """On this host and its cores (and in its CPU-quota group, if any: the program and its
+        children, e.g. verification workers)."""
+        prefix = [*self.enter(), "taskset", "-c", ",".join(map(str, self.cores))]
+        if self.cgroup is not None:  # joined before entering: the namespace remounts /sys
+            prefix = ["sh", "-c", f'echo $$ > {self.cgroup / "cgroup.procs"} && exec "$@"',
+                      "sh", *prefix]
+        return prefix
+
+    def _limit_cpu(self) -> None:
+        """A cgroup (v2 ``cpu.max``, or v1 ``cpu.cfs_quota_us``) holding the host's programs."""
+        period = 100_000
+        quota = int(period * self.cpu_share * len(self.cores))
+        v2, v1 = Path("/sys/fs/cgroup/cgroup.controllers"), Path("/sys/fs/cgroup/cpu")
+        if v2.exists():
+            self.cgroup = Path("/sys/fs/cgroup") / self.name
+            self.cgroup.mkdir(exist_ok=True)
+            (self.cgroup / "cpu.max").write_text(f"{quota} {period}")
+        elif v1.is_dir():
+            self.cgroup = v1 / self.name
+            self.cgroup.mkdir(exist_ok=True)
+            (self.cgroup / "cpu.cfs_period_us").write_text(str(period))
+            (self.cgroup / "cpu.cfs_quota_us").write_text(str(quota))
+        else:
+            raise RuntimeError("no cgroup CPU controller: --host-cpu needs one")
 
     def down(self) -> None:
         if self._inside is not None:
@@ -158,6 +188,12 @@ class Host:
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
+        if self.cgroup is not None:
+            for _ in range(50):  # empty once its programs have exited
+                with contextlib.suppress(OSError):
+                    self.cgroup.rmdir()
+                    break
+                time.sleep(0.1)
         subprocess.run(["ip", "link", "del", self.veth[0]], capture_output=True)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         time.sleep(0.1)

@@ -46,12 +46,15 @@ def test_hub_bench_quick_json() -> None:
 
 @pytest.mark.postgres
 def test_hub_bench_scales_workers_on_simulated_hosts() -> None:
-    """``--workers 1,2 --netns``: the hub once as one worker, then as two workers on two
-    simulated hosts (network namespaces, one core each) sharing one PostgreSQL; each run on a
-    fresh database, nothing lost or doubled in either, both rates and their ratio reported."""
-    figures = _quick_json("--postgres", "--workers", "1,2", "--netns", "--corpus", "120")
+    """``--workers 1,2 --netns --host-cpu 0.75``: the hub once as one worker, then as two
+    workers on two simulated hosts (network namespaces, one core each, 75 % of it by a CPU
+    quota) sharing one PostgreSQL; each run on a fresh database, nothing lost or doubled in
+    either, both rates and their ratio reported."""
+    figures = _quick_json("--postgres", "--workers", "1,2", "--netns", "--host-cpu", "0.75",
+                          "--corpus", "120")
     runs = figures["scaling"]
     assert [r["workers"] for r in runs] == [1, 2] and figures["netns"] is True
+    assert figures["host_cpu"] == 0.75
     for r in runs:
         assert r["errors"] == 0 and r["lost"] == 0 and r["doubled"] == 0, r
         assert r["hub_docs_per_s"] > 0 and r["hub_rss_mb_end"] > 0
@@ -63,7 +66,8 @@ def test_hub_bench_refuses_what_it_cannot_measure() -> None:
     """Impossible combinations fail at once with the reason, before anything is signed or run."""
     for extra, reason in ((["--workers", "1,2"], "needs --postgres"),
                           (["--workers", "two"], "counts like 1,2,4"),
-                          (["--communes", "10"], "at least 200")):
+                          (["--communes", "10"], "at least 200"),
+                          (["--host-cpu", "0.5"], "with --netns")):
         done = subprocess.run([sys.executable, str(ROOT / "bench" / "hub.py"), "--quick",
                                *extra], capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert done.returncode == 2 and reason in done.stderr, (extra, done.stderr[-500:])
