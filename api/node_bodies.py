@@ -86,7 +86,7 @@ class FileBody(_Strict):
 
 class IssueBody(_Strict):
     document: DocumentBody
-    files: list[FileBody] = Field(min_length=1)
+    files: list[FileBody] = []  # an update may correct metadata only
 
     def as_request(self) -> dict[str, Any]:
         """The JSON form ``Node.issue_request`` reads (dates as ISO text, unset fields out)."""

@@ -38,7 +38,7 @@ from edoc.status import StatusCode, StatusMessage
 from exchange_axis.config import Peer
 from exchange_axis.errors import ExchangeError
 from exchange_axis.receipts import Receipt, RecipientOutcome
-from exchange_axis.routing import LOCAL, NATIONAL
+from exchange_axis.routing import LOCAL, NATIONAL, SELF
 from exchange_axis.state import Transfer
 from exchange_axis.verification import Verdict
 
@@ -81,6 +81,8 @@ class Arrival:
     attachment_shas: list[tuple[Attachment, str]] = field(default_factory=list)
     #: outbox rows to commit with the arrival: relays onwards and statuses back to the sender
     forward: list[Transfer] = field(default_factory=list)
+    #: why the sending peer may not send this package (vi, en): refused, and audited
+    refused: tuple[str, str] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -180,11 +182,71 @@ class Receiver:
             return 200, first
         arrival = Arrival(sender, document_id, sha, package.kind, node.now(), body, package,
                           came_from, to=[normalise(c) for c in to or []])
-        if isinstance(package, DocumentPackage):
+        refusal = self._unauthorized(arrival, package)
+        if refusal is not None:
+            arrival.refused = refusal
+            arrival.outcomes = [RecipientOutcome(c, "02", *refusal)
+                                for c in self._addressees(arrival, package)]
+        elif isinstance(package, DocumentPackage):
             self._document(arrival, package)
         else:
             self._status(arrival, package)
         return arrival
+
+    # -- who may send what ---------------------------------------------------------------------
+    def _unauthorized(self, arrival: Arrival, package: DocumentPackage | StatusMessage
+                      ) -> tuple[str, str] | None:
+        """A peer's certificate says who it is; what it may send is decided here, before
+        anything is verified or stored:
+        - no peer speaks for an agency hosted here (a document "from" one of our agencies, a
+          status "from" one of them, arriving from outside, is spoofed);
+        - a status about a document issued here must come from an agency it was sent to
+          (forged statuses about another agency's copy, or about a document never sent, are
+          refused);
+        - a take-back request (13) must concern a document our recipients received from that
+          sender.
+        Routes may be asymmetric (a relay one way, a direct link back), so "behind which peer"
+        is not required to match the routing table. The national axis authenticates its own
+        senders; what this node's outbox hands its own agencies is its own."""
+        if arrival.came_from in (NATIONAL, SELF):  # the axis; this node to its own agencies
+            return None
+        routing, came_from, state = self.node.routing, arrival.came_from, self.node.state
+        if isinstance(package, DocumentPackage):
+            speaker = normalise(package.document.sender.organ_id)
+            role_vi, role_en = "cơ quan gửi", "sender"
+        else:
+            speaker = normalise(package.sender.organ_id)
+            role_vi, role_en = "cơ quan báo trạng thái", "reporting agency"
+        if routing.next_hop(speaker) == LOCAL:
+            return (f"Nút {came_from} không được gửi thay {role_vi} {speaker}, cơ quan thuộc "
+                    "nút này",
+                    f"peer {came_from} may not speak for {role_en} {speaker}, an agency "
+                    "hosted at this node")
+        if isinstance(package, DocumentPackage):
+            return None
+        document_id = package.response_for.document_id or ""
+        if package.code.value == "13":
+            held = [c for c in arrival.to if routing.next_hop(c) == LOCAL
+                    and state.holds_incoming(speaker, document_id, c)]
+            if not held and any(routing.next_hop(c) == LOCAL for c in arrival.to):
+                return (f"Không cơ quan nào ở đây nhận văn bản {document_id} của {speaker}",
+                        f"no agency here received document {document_id} from {speaker}")
+            return None
+        owner = normalise(package.response_for.organ_id)
+        if routing.next_hop(owner) == LOCAL and not state.sent_to(document_id, speaker):
+            return (f"Văn bản {document_id} không được gửi tới {speaker}: không nhận trạng "
+                    "thái này",
+                    f"document {document_id} was not sent to {speaker}: status refused")
+        return None
+
+    @staticmethod
+    def _addressees(arrival: Arrival, package: DocumentPackage | StatusMessage) -> list[str]:
+        """Who a refusal's receipt answers for: the document's recipients, or the status's."""
+        if isinstance(package, DocumentPackage):
+            return [normalise(r.organ_id) for r in package.document.recipients] or ["?"]
+        if package.code.value == "13":
+            return arrival.to or ["?"]
+        return [normalise(package.response_for.organ_id)]
 
     # -- document packages -------------------------------------------------------------------
     def _document(self, arrival: Arrival, package: DocumentPackage) -> None:
@@ -397,7 +459,10 @@ class Receiver:
         node = self.node
         seal = self._sealer(arrival)
         if all(o.status in REFUSALS for o in arrival.outcomes):
-            return seal({})
+            answer = seal({})
+            if arrival.refused is not None:  # a peer overstepping: the operator must see it
+                node.state.audit_refusal(arrival, answer)
+            return answer
         node.crash_point("receiver_before_commit")
         answer = node.state.record_arrival(arrival, seal)
         node.after_commit()

@@ -467,6 +467,24 @@ class NodeState:
         with self.db.reader.connect() as c:
             return InboxRepository(c).receipt_of(sender, document_id, sha)
 
+    def sent_to(self, external_id: str, agency: str) -> bool:
+        """Whether a document issued here (``external_id``) went to ``agency``: only then may
+        that agency report statuses about it."""
+        with self.db.reader.connect() as c:
+            return c.execute(
+                select(m.Delivery.id).join(m.Document, m.Document.id == m.Delivery.document_id)
+                .where(m.Document.direction == "outgoing",
+                       m.Document.external_id == external_id,
+                       m.Delivery.recipient_code == agency).limit(1)).first() is not None
+
+    def audit_refusal(self, arrival: Any, answer: bytes) -> None:
+        """A package refused because its peer may not send it: nothing else is stored, but
+        the attempt is an audit entry (who, what, why, the receipt answered)."""
+        with self.session() as s, s.begin():
+            self._audit(s, "refused", f"incoming:{arrival.sender}/{arrival.document_id}",
+                        {**_arrival(arrival, answer), "came_from": arrival.came_from,
+                         "reason_vi": arrival.refused[0], "reason_en": arrival.refused[1]})
+
     def holds_incoming(self, sender: str, external_id: str, agency: str) -> bool:
         """Whether ``agency`` (hosted here) received document ``external_id`` from ``sender``:
         updates and replacements may only touch what that sender sent."""

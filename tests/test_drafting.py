@@ -55,3 +55,56 @@ def test_parameters(tmp_path, pages):
 def test_bad_pages():
     with pytest.raises(ValueError):
         render_directive(pages=0)
+    with pytest.raises(ValueError, match="does not fill 4 pages"):  # no padding by repetition
+        render_directive(pages=4)
+
+
+def _paragraphs(pdf: bytes, tmp_path) -> list[str]:
+    """The document's paragraphs as a reader sees them: poppler's words, grouped into lines by
+    page and baseline; a line starting right of the left margin (a first-line indent, a centred
+    line) starts a paragraph, a line at the margin continues one, across pages too."""
+    html = _poppler("pdftotext", pdf, tmp_path, "-bbox")
+    paragraphs: list[list[str]] = []
+    for page in re.findall(r"<page .*?</page>", html, re.S):
+        rows: dict[int, list[tuple[float, str]]] = {}
+        for x, y, word in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">([^<]*)</word>',
+            page,
+        ):
+            rows.setdefault(round(float(y)), []).append((float(x), word))
+        for _y, words in sorted(rows.items()):
+            words.sort()
+            if words[0][0] > 30 * 72 / 25.4 + 5 or not paragraphs:
+                paragraphs.append([])
+            paragraphs[-1] += [w for _x, w in words]
+    return [" ".join(p) for p in paragraphs]
+
+
+def test_body_is_a_real_text_without_repeated_paragraphs(tmp_path):
+    """Two pages of distinct paragraphs: page 2 goes on with new numbered tasks, it does not
+    repeat page 1 (nor does any paragraph or sentence of 60 characters or more come twice)."""
+    pdf = render_directive()
+    assert re.search(r"Pages:\s+2\b", _poppler("pdfinfo", pdf, tmp_path))
+    paragraphs = [p for p in _paragraphs(pdf, tmp_path) if len(p) >= 60]
+    assert len(paragraphs) >= 8
+    repeated = {p for p in paragraphs if paragraphs.count(p) > 1}
+    assert not repeated, repeated
+    text = re.sub(r"\s+", " ", _poppler("pdftotext", pdf, tmp_path))
+    sentences = [s.strip() for s in re.split(r"(?<=[.;:])\s", text) if len(s.strip()) >= 60]
+    assert not {s for s in sentences if sentences.count(s) > 1}
+    # numbered tasks 1, 2, 3 … in order, each once, some of them on page 2
+    numbers = [int(n) for n in re.findall(r"(?m)^\s*(\d+)\. \S", _poppler("pdftotext", pdf,
+                                                                           tmp_path))]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
+    p2 = _poppler("pdftotext", pdf, tmp_path, "-f", "2", "-l", "2")
+    assert len(re.findall(r"(?m)^\s*\d+\. \S", p2)) >= 2
+
+
+@pytest.mark.parametrize("pages", [1, 3])
+def test_other_lengths_have_no_repeated_paragraph(tmp_path, pages):
+    pdf = render_directive(pages=pages)
+    assert re.search(rf"Pages:\s+{pages}\b", _poppler("pdfinfo", pdf, tmp_path))
+    paragraphs = [p for p in _paragraphs(pdf, tmp_path) if len(p) >= 60]
+    assert not {p for p in paragraphs if paragraphs.count(p) > 1}
+    text = _poppler("pdftotext", pdf, tmp_path)
+    assert "nghiêm túc thực hiện Chỉ thị này./." in re.sub(r"\s+", " ", text)

@@ -233,3 +233,64 @@ def test_operator_api_answers_garbage_with_422_never_5xx(hub) -> None:
                                                          "code": "02"})
         assert no_reason.status_code == 400, no_reason.text
         assert "needs a reason" in no_reason.json()["message_en"]
+
+
+def _audited_refusals(node: NodeProcess) -> list[dict]:
+    import json
+
+    from sqlalchemy import create_engine, select
+
+    from storage.db import models as m
+
+    engine = create_engine(node.cfg.database_url)
+    try:
+        with engine.connect() as c:
+            return [json.loads(d) for d in c.execute(select(m.AuditEntry.details).where(
+                m.AuditEntry.action == "refused")).scalars()]
+    finally:
+        engine.dispose()
+
+
+def _status(reporter: tuple[str, str], about: str, owner: tuple[str, str], code: str) -> bytes:
+    from edoc.document import ResponseFor
+    from edoc.status import StatusCode, StatusMessage
+
+    return build(StatusMessage(
+        sender=Organization(*reporter),
+        response_for=ResponseFor(owner[0], "07/CT-UBND", dt.date.today(), about),
+        code=StatusCode.parse(code), timestamp=now_vietnam(), description="Đã nhận",
+        traces=[TraceHeader(reporter[0], now_vietnam())]))
+
+
+def test_a_peer_may_not_speak_for_what_is_not_its_own(hub, signed_pdf) -> None:
+    """Peer identity is authorization: the province's certificate cannot send a document
+    "from" an agency hosted at the hub (spoofed From), nor a status "from" one of them, nor a
+    status about a document the hub never sent to the reporter. Each gets 02 with the reason,
+    nothing is stored, and each attempt is an audit entry naming the peer."""
+    node, province, tmp = hub
+    before = _stored(node, tmp)
+    seen = len(_audited_refusals(node))
+    spoofed = build(DocumentPackage(
+        document=replace(Document(sender=Organization(*C1), recipients=[Organization(*C2)],
+                                  subject="Giả mạo", code=DocumentCode("09", "CT-UBND"),
+                                  promulgation_date=dt.date.today()), document_id=None),
+        traces=[TraceHeader(C1[0], now_vietnam())],
+        attachments=[Attachment("09.pdf", signed_pdf)]))
+    attempts = {
+        "spoofed sender": (spoofed, C2[0], "hosted at this node"),
+        "forged status from a hosted agency": (
+            _status(C1, "000.00.00.H41,2026/any", PROVINCE, "03"), PROVINCE[0],
+            "hosted at this node"),
+        "status about a document never sent": (
+            _status(PROVINCE, "000.00.01.H41,2026/never", C1, "03"), C1[0],
+            "was not sent to 000.00.00.H41"),
+    }
+    for what, (body, answered_for, why) in attempts.items():
+        receipt = _receipt(node, _post(node, province.tls, body))
+        outcome = {o.agency_code: o for o in receipt.recipients}[answered_for]
+        assert outcome.status == "02" and why in outcome.reason_en, (what, outcome)
+        assert outcome.reason_vi, what
+    assert _stored(node, tmp) == before
+    audited = _audited_refusals(node)[seen:]
+    assert len(audited) == len(attempts)
+    assert all(a["came_from"] == "province" and a["reason_en"] for a in audited), audited

@@ -1,12 +1,15 @@
 """``edoc demo``: a province issues a signed directive to every commune, end to end, on loopback.
 
 What runs (embedded defaults: SQLite, local object store, the development PKI):
-- the dev PKI is created if absent and its TSA/OCSP/CRL server started;
+- the dev PKI is created if absent (on ``--pki-port``, or a free port if that one is busy) and
+  its TSA/OCSP/CRL server started, unless ``edoc pki serve`` already serves this same PKI;
 - three node processes with mutual TLS: the province (UBND tỉnh), a legacy district, and a commune
   hub hosting N communes (two-level government since 1 July 2025) plus the district's commune
   (legacy path province → district → hub);
 - the province drafts a two-page directive, the leader signs it (personal, blue), the outgoing
-  register numbers it, the clerk seals it (red seal) and it is issued to all communes;
+  register numbers it, the clerk seals it (red seal) and it is issued to all communes; both
+  signatures are PAdES B-LT (time-stamped, OCSP/CRL answers embedded), so ``edoc verify`` passes
+  on the output later, with no PKI server running;
 - every commune's node verifies it and answers 01; the communes' clerks accept it (03);
 - the province prints who received what, when, and the signature verdict.
 
@@ -37,34 +40,78 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _start_pki(pki_dir: Path, port: int) -> tuple[Any, Any]:
+    """The dev PKI's manifest and the TSA/OCSP/CRL server the demo started (``None`` when
+    ``edoc pki serve`` already serves this very PKI: the demo then uses it).
+
+    A new PKI is created on ``port``, or on a free port if something already listens there. An
+    existing PKI's certificates name its port (OCSP, CRL and caIssuers URLs), so it can only be
+    served there: if another service holds that port, the demo stops and says which."""
     from signing import devpki  # noqa: PLC0415
 
     if not devpki.has_pki(pki_dir):
-        manifest = devpki.create(pki_dir, port=port)
+        host = "127.0.0.1"
+        if not _port_free(host, port):
+            port = _free_port(host)
+        manifest = devpki.create(pki_dir, port=port, host=host)
     else:
         manifest = devpki.Manifest.load(pki_dir)
     try:
         server = devpki.make_server(manifest.directory, manifest.host, manifest.port)
-    except OSError as exc:
-        if _answers(f"{manifest.base_url}/health"):  # `edoc pki serve` already runs it
+    except (devpki.DevPkiError, OSError):
+        if _serves(manifest):  # `edoc pki serve` already runs this PKI
             return manifest, None
         raise RuntimeError(
-            f"Không mở được cổng {manifest.port} cho TSA/OCSP của PKI phát triển ({exc}); "
-            f"hãy dừng tiến trình đang dùng cổng này "
-            f"(cannot open port {manifest.port} for the dev PKI's TSA/OCSP; stop whatever uses "
-            f"it)") from exc
+            f"Cổng {manifest.host}:{manifest.port} mà chứng thư của PKI phát triển {pki_dir} "
+            f"ghi (OCSP, CRL, TSA) đang bị một dịch vụ khác, không phải PKI này, chiếm; "
+            f"hãy dừng dịch vụ đó, hoặc chạy `edoc pki serve --dir {pki_dir}`, hoặc "
+            f"chạy demo với --pki-dir một thư mục mới (PKI mới được tạo trên một cổng trống) "
+            f"(port {manifest.host}:{manifest.port}, named in the certificates of the dev PKI "
+            f"{pki_dir}, is held by another service, not this PKI; stop it, run `edoc pki serve "
+            f"--dir {pki_dir}`, or run the demo with --pki-dir set to a new directory: a new "
+            f"PKI is created on a free port)") from None
     threading.Thread(target=server.serve_forever, name="devpki", daemon=True).start()
     return manifest, server
 
 
-def _answers(url: str) -> bool:
+def _port_free(host: str, port: int) -> bool:
+    import socket  # noqa: PLC0415
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _serves(manifest: Any) -> bool:
+    """Does the service on the manifest's address serve this PKI (the same root certificate,
+    the same TSA/OCSP/CRL URLs)? An `edoc pki serve` of another PKI, or of this directory
+    before `edoc pki init --force`, does not."""
     import urllib.request  # noqa: PLC0415
 
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import Encoding  # noqa: PLC0415
+
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return response.status == 200
-    except OSError:
+        with urllib.request.urlopen(f"{manifest.base_url}/health", timeout=3) as response:
+            health = json.loads(response.read())
+        with urllib.request.urlopen(f"{manifest.base_url}/ca/root.crt", timeout=3) as response:
+            served_root = response.read()
+        ours = x509.load_pem_x509_certificate(manifest.authority("root").cert.read_bytes())
+    except (OSError, ValueError):
         return False
+    return served_root == ours.public_bytes(Encoding.DER) and (
+        health.get("tsa"), health.get("ocsp"), health.get("crl")
+    ) == (manifest.tsa_url, manifest.ocsp_url, manifest.crl_url)
 
 
 def _statuses(admin: Any, document_id: str) -> dict[str, Any]:
@@ -90,7 +137,9 @@ def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Thư mục kết quả (output dir)."),
     pki_dir: Path | None = typer.Option(None, "--pki-dir", help="Thư mục PKI phát triển "
                                         "(default: EDOC_PKI_DIR or certs-dev)."),
-    pki_port: int = typer.Option(8765, "--pki-port", help="Cổng TSA/OCSP khi tạo PKI mới."),
+    pki_port: int = typer.Option(8765, "--pki-port", help="Cổng TSA/OCSP khi tạo PKI mới; "
+                                 "cổng trống khác nếu cổng này bận (port for a new PKI; a free "
+                                 "one if busy)."),
     timeout: float = typer.Option(300.0, help="Thời gian chờ tối đa mỗi bước, giây."),
 ) -> None:
     """Tỉnh ban hành chỉ thị ký số tới mọi xã, đầu cuối (a signed directive, end to end)."""
@@ -125,9 +174,12 @@ def demo(
                 with province.admin() as padmin, hub.admin() as hadmin:
                     step = progress.add_task("Soạn, ký, cấp số, đóng dấu (draft, sign, number, "
                                              "seal)", total=1)
+                    # B-LT: the revocation data (OCSP, CRLs) travels inside the PDF, so
+                    # `edoc verify` passes on the output once the dev PKI's server is gone
                     directive = sign_directive(manifest, lambda notation: padmin.call(
                         "POST", "/admin/v1/number",
-                        json={"agency": PROVINCE[0], "notation": notation})["number"])
+                        json={"agency": PROVINCE[0], "notation": notation})["number"],
+                        level="B-LT")
                     (out / "directive-leader-signed.pdf").write_bytes(directive.leader_signed)
                     (out / "directive-signed.pdf").write_bytes(directive.pdf)
                     progress.update(step, completed=1)
@@ -184,6 +236,9 @@ def demo(
                       "(not every commune received a valid document)[/red]")
         raise typer.Exit(1)
     console.print(f"[green]Xong.[/green] Kết quả trong {out}/ (summary.json)")
+    env = "" if pki_dir == get_settings().pki_dir.resolve() else f"EDOC_PKI_DIR={pki_dir} "
+    console.print(f"Kiểm tra lại, không cần dịch vụ PKI (verify again, no PKI service needed): "
+                  f"{env}edoc verify {out / 'directive-signed.pdf'}", soft_wrap=True)
 
 
 def _audit_trails(paths: dict[str, Path], manifest: Any) -> dict[str, dict[str, Any]]:

@@ -46,16 +46,27 @@ def _unescape(m: re.Match) -> bytes:
     return _ESC.get(e, e)
 
 
-def _tokens(data: bytes):
-    """Yield ('op', name) or operand values (float, str name, bytes, list)."""
+def _tokens(data: bytes, positions: bool = False):
+    """Yield ('op', name) or operand values (float, str name, bytes, list). With ``positions``,
+    operators come as ('op', name, start, end): the byte span from the operator's first operand
+    to its end, so that the operator can be cut out of, or copied from, the stream."""
     stack: list[list] = []
     skip_to_ei = False
-    for t in _TOKEN.findall(data):
+    first = -1  # start of the current operator's first operand
+    found = (
+        ((m.group(), m.start()) for m in _TOKEN.finditer(data))
+        if positions
+        else zip(_TOKEN.findall(data), repeat(0))
+    )
+    for t, at in found:
         c = t[0]
         if skip_to_ei:  # inline image data: skip up to EI
             if t == b"EI":
                 skip_to_ei = False
+                first = -1
             continue
+        if first < 0:
+            first = at
         if c == 0x28:  # (
             val = t[1:-1]
             if b"\\" in val:
@@ -85,7 +96,11 @@ def _tokens(data: bytes):
             if t == b"BI":
                 skip_to_ei = True
                 continue
-            yield ("op", t.decode("latin-1"))
+            if positions:
+                yield ("op", t.decode("latin-1"), first, at + len(t))
+            else:
+                yield ("op", t.decode("latin-1"))
+            first = -1
             continue
         if stack:
             stack[-1].append(val)
@@ -188,6 +203,54 @@ def _mul(a, b):
 
 
 _ID = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+_FILL = {"g": 1, "rg": 3, "k": 4}  # fill colour operators and their operand counts
+
+
+def _num(v: float) -> bytes:
+    """A number as content-stream bytes: no exponent, no needless digits."""
+    out = f"{v:.5f}".rstrip("0").rstrip(".")
+    return b"0" if out in ("", "-0") else out.encode()
+
+
+@dataclass(frozen=True)
+class TextShow:
+    """One text-showing operator of a page's own content stream (not of a form XObject), with
+    the state it draws in: enough to draw it again in another stream (a form field's
+    appearance), or to take it out of the page while the text after it stays in place.
+
+    WHY: a line that becomes a form field (the clerk's number and date) must exist once — in
+    the field — or text extraction, search and copy return the blank under the filled value."""
+
+    start: int  # byte span, operands through operator, in :func:`page_content`
+    end: int
+    operator: str
+    operands: bytes
+    font: str  # resource name, e.g. "/F1"
+    state: bytes  # font, text state and fill colour, as operators to replay
+    matrix: tuple[float, ...]  # Tm to set before the operator (the line matrix for ' and ")
+    ctm: tuple[float, ...]
+    blank: bytes  # what replaces the operator: moves as it did, draws nothing
+
+    def replay(self, dx: float = 0.0, dy: float = 0.0) -> bytes:
+        """The operator in a stream of its own, its user space shifted by (-dx, -dy) (a form
+        XObject whose bounding box starts at (dx, dy) on the page)."""
+        a, b, c, d, e, f = self.ctm
+        cm = b" ".join(_num(v) for v in (a, b, c, d, e - dx, f - dy))
+        tm = b" ".join(_num(v) for v in self.matrix)
+        op = self.operator.encode("latin-1")
+        return b"q %s cm BT %s %s Tm %s %s ET Q" % (cm, self.state, tm, self.operands, op)
+
+
+def without_shows(data: bytes, shows) -> bytes:
+    """``data`` (a page's content) with each of ``shows`` replaced by its ``blank``."""
+    out, at = [], 0
+    for s in sorted(set(shows), key=lambda s: s.start):
+        if s.start < at:
+            raise ValueError("overlapping text operators")
+        out += [data[at:s.start], s.blank]
+        at = s.end
+    out.append(data[at:])
+    return b"".join(out)
 
 
 @dataclass
@@ -197,16 +260,19 @@ class _Run:
     x1: float
     y: float
     size: float
+    show: TextShow | None = None
 
 
 @dataclass(frozen=True)
 class TextLine:
     """A line of text on a page; ``bbox`` is (x1, y1, x2, y2) in PDF user space (points),
-    ``size`` the font size (points) of its text."""
+    ``size`` the font size (points) of its text. ``shows``: the operators that draw it, when
+    they were recorded (``page_lines(record=True)``) and all are in the page's own content."""
 
     text: str
     bbox: tuple[float, float, float, float]
     size: float = 0.0
+    shows: tuple[TextShow, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def x_center(self) -> float:
@@ -242,14 +308,19 @@ class _Interp:
                 return None
         return self.fonts[key]
 
-    def run(self, data: bytes, resources, ctm=_ID) -> None:
+    def run(self, data: bytes, resources, ctm=_ID, *, record: bool = False) -> None:
+        """Interpret ``data``; ``record``: keep, with each run, how its operator can be redrawn
+        or removed (:class:`TextShow`)."""
         gs = [ctm]
+        saved: list[tuple] = []  # text state and fill colour, saved by q like the CTM
         tm = tlm = _ID
         font: _Font | None = None
-        fs = tc = tw = 0.0
-        th, tl = 1.0, 0.0
+        fname = ""
+        fs = tc = tw = ts = 0.0
+        th, tl, tr = 1.0, 0.0, 0.0
+        fill: bytes | None = b"0 g"
         operands: list = []
-        for tok in _tokens(data):
+        for tok in _tokens(data, record):
             if not (isinstance(tok, tuple) and tok[0] == "op"):
                 operands.append(tok)
                 continue
@@ -259,15 +330,19 @@ class _Interp:
             try:
                 if op == "q":
                     gs.append(gs[-1])
+                    saved.append((font, fname, fs, tc, tw, ts, th, tl, tr, fill))
                 elif op == "Q":
                     if len(gs) > 1:
                         gs.pop()
+                    if saved:
+                        font, fname, fs, tc, tw, ts, th, tl, tr, fill = saved.pop()
                 elif op == "cm" and len(a) >= 6:
                     gs[-1] = _mul(tuple(a[-6:]), gs[-1])
                 elif op == "BT":
                     tm = tlm = _ID
                 elif op == "Tf" and len(a) >= 2:
                     font, fs = self.font(resources, a[-2]), a[-1]
+                    fname = a[-2]
                 elif op == "Tc":
                     tc = a[-1]
                 elif op == "Tw":
@@ -276,6 +351,15 @@ class _Interp:
                     th = a[-1] / 100
                 elif op == "TL":
                     tl = a[-1]
+                elif op == "Tr":
+                    tr = a[-1]
+                elif op == "Ts":
+                    ts = a[-1]
+                elif op in _FILL:
+                    n = _FILL[op]
+                    fill = b" ".join(_num(v) for v in a[-n:]) + b" " + op.encode()
+                elif op in ("cs", "sc", "scn"):
+                    fill = None  # a colour space we do not replay: black
                 elif op in ("Td", "TD") and len(a) >= 2:
                     if op == "TD":
                         tl = -a[-1]
@@ -285,22 +369,47 @@ class _Interp:
                 elif op == "T*":
                     tm = tlm = _mul((1, 0, 0, 1, 0, -tl), tlm)
                 elif op in ("Tj", "'", '"', "TJ"):
+                    line_matrix = tlm
                     if op in ("'", '"'):
                         if op == '"' and len(a) >= 3:
                             tw, tc = a[-3], a[-2]
                         tm = tlm = _mul((1, 0, 0, 1, 0, -tl), tlm)
                     items = a[-1] if op == "TJ" else [a[-1]] if a else []
-                    tm = self._show(items, tm, gs[-1], font, fs, tc, tw, th)
+                    before, n_runs = tm, len(self.runs)
+                    tm, adv = self._show(items, tm, gs[-1], font, fs, tc, tw, th)
+                    if record and len(self.runs) > n_runs and fs * th and tr < 4:
+                        self.runs[-1].show = self._record(
+                            data, tok, (fname, fs, tc, tw, th, tl, tr, ts, fill),
+                            line_matrix if op in ("'", '"') else before, gs[-1], adv,
+                        )
                 elif op == "Do" and a and self.depth < 8:
                     self._xobject(resources, a[-1], gs[-1])
             except (TypeError, IndexError, ValueError):
                 continue
 
+    @staticmethod
+    def _record(data: bytes, tok, state, matrix, ctm, adv) -> TextShow:
+        """The :class:`TextShow` of operator ``tok`` (with positions) drawn in ``state``."""
+        _op, op, start, end = tok
+        fname, fs, tc, tw, th, tl, tr, ts, fill = state
+        # a TJ holding only a displacement moves the text position as the glyphs did
+        blank = b"[%s] TJ" % _num(-adv * 1000 / (fs * th))
+        if op == "'":
+            blank = b"T* " + blank
+        elif op == '"':
+            blank = b"%s Tw %s Tc T* %s" % (_num(tw), _num(tc), blank)
+        replay_state = b"%s %s Tf %s Tc %s Tw %s Tz %s TL %s Tr %s Ts %s" % (
+            fname.encode("latin-1"), _num(fs), _num(tc), _num(tw), _num(th * 100), _num(tl),
+            _num(tr), _num(ts), fill or b"0 g",
+        )
+        operands = data[start:end - len(op)].strip()
+        return TextShow(start, end, op, operands, fname, replay_state, matrix, ctm, blank)
+
     def _show(self, items, tm, ctm, font, fs, tc, tw, th):
         """One run per text-showing operator (a TJ array is one run): enough to find lines
-        and columns, and cheap."""
+        and columns, and cheap. Returns the new text matrix and the advance (text space)."""
         if font is None or not isinstance(items, list):
-            return tm
+            return tm, 0.0
         texts: list[str] = []
         adv = 0.0  # along the baseline, in text space
         for it in items:
@@ -323,7 +432,7 @@ class _Interp:
                     self.seen_above = True
                 elif self.seen_above:
                     raise _Stop
-        return (tm[0], tm[1], tm[2], tm[3], tm[4] + adv * tm[0], tm[5] + adv * tm[1])
+        return (tm[0], tm[1], tm[2], tm[3], tm[4] + adv * tm[0], tm[5] + adv * tm[1]), adv
 
     def _xobject(self, resources, name, ctm) -> None:
         try:
@@ -373,25 +482,39 @@ def _line(runs: list[_Run]) -> TextLine:
     visible = [r for r in runs if r.text.strip()] or runs
     x1 = min(r.x0 for r in visible)
     x2 = max(r.x1 for r in visible)
+    shows = tuple(r.show for r in runs) if all(r.show for r in runs) else ()
     # Times-like ascent/descent: the box a reader sees around the glyphs
     return TextLine(unicodedata.normalize("NFC", text), (x1, y - DESCENT * size, x2,
-                                                          y + ASCENT * size), size)
+                                                          y + ASCENT * size), size, shows)
 
 
-def page_lines(reader, page_index: int, *, stop_below: float | None = None) -> list[TextLine]:
+def page_content(reader, page_index: int) -> bytes:
+    """The decoded content of page ``page_index`` (0-based), its streams joined by newlines."""
+    return _content(reader.find_page_for_modification(page_index)[0].get_object())
+
+
+def _content(page) -> bytes:
+    contents = page.get("/Contents")
+    if contents is None:
+        return b""
+    contents = contents.get_object()
+    streams = contents if isinstance(contents, generic.ArrayObject) else [contents]
+    return b"\n".join(s.get_object().data for s in streams)
+
+
+def page_lines(
+    reader, page_index: int, *, stop_below: float | None = None, record: bool = False
+) -> list[TextLine]:
     """Text lines of page ``page_index`` (0-based) of a pyHanko reader, top to bottom.
 
     ``stop_below``: stop reading the content once text below that height follows text above
     it — word processors write pages top-down, so the header region costs a fraction of the
-    page. Lines found this way exist; a caller missing one should read the whole page."""
+    page. Lines found this way exist; a caller missing one should read the whole page.
+    ``record``: fill each line's ``shows`` (byte offsets into :func:`page_content`)."""
     page_ref, resources = reader.find_page_for_modification(page_index)
-    page = page_ref.get_object()
-    contents = page.get("/Contents")
-    if contents is None:
+    data = _content(page_ref.get_object())
+    if not data:
         return []
-    contents = contents.get_object()
-    streams = contents if isinstance(contents, generic.ArrayObject) else [contents]
-    data = b"\n".join(s.get_object().data for s in streams)
     cache = getattr(reader, "_edoc_font_cache", None)
     if cache is None:
         cache = {}
@@ -399,7 +522,7 @@ def page_lines(reader, page_index: int, *, stop_below: float | None = None) -> l
             reader._edoc_font_cache = cache
     interp = _Interp(fonts=cache, stop_below=stop_below)
     with contextlib.suppress(_Stop):
-        interp.run(data, resources.get_object() if resources is not None else {})
+        interp.run(data, resources.get_object() if resources is not None else {}, record=record)
     return _lines(interp.runs)
 
 
