@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import time
+from urllib.parse import urlsplit
 
 from asn1crypto import x509
 from pyhanko.sign._session_scope import run_and_release
@@ -109,12 +111,55 @@ async def _check_revocation(cert, chain, at) -> None:
             code="cert_chain_expired",
         ) from e
     except (PathBuildingError, PathValidationError, ValidationError) as e:
+        down = unreachable(revocation_urls([cert, *chain]))
+        if down:
+            listed = ", ".join(down)
+            dev = any(urlsplit(u).hostname in _LOOPBACK for u in down)
+            raise CertificateError(
+                f"Không xác định được trạng thái chứng thư số: dịch vụ OCSP/CRL {listed} không "
+                "trả lời. "
+                + ("Đây là PKI phát triển: chạy `edoc pki serve` rồi ký lại." if dev else
+                   "Kiểm tra kết nối tới địa chỉ đó (mạng, tường lửa, proxy) rồi ký lại."),
+                f"certificate status cannot be determined: the OCSP/CRL service(s) {listed} did "
+                "not answer. "
+                + ("This is the development PKI: start `edoc pki serve`, then sign again." if dev
+                   else "Check the connection to that address (network, firewall, proxy), "
+                        "then sign again."),
+                code="cert_status_unknown",
+            ) from e
         raise CertificateError(
-            "Không xác định được trạng thái chứng thư số (OCSP/CRL không trả lời hoặc chuỗi "
-            "không hợp lệ); kiểm tra kết nối mạng rồi ký lại.",
-            f"certificate status cannot be determined ({e}); check the network and retry",
+            "Không xác định được trạng thái chứng thư số: các dịch vụ OCSP/CRL trả lời nhưng "
+            "chuỗi chứng thư không kiểm tra được; kèm đủ chuỗi chứng thư (CA cấp trên) rồi ký lại.",
+            f"certificate status cannot be determined although the OCSP/CRL services answer "
+            f"({e}); supply the full certificate chain, then sign again",
             code="cert_status_unknown",
         ) from e
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def revocation_urls(certs: list[x509.Certificate]) -> list[str]:
+    """The OCSP and CRL addresses the certificates name, in order, once each."""
+    urls: list[str] = []
+    for c in certs:
+        urls += list(c.ocsp_urls or [])
+        urls += [dp.url for dp in (c.crl_distribution_points or []) if dp.url]
+    return list(dict.fromkeys(u for u in urls if u.startswith(("http://", "https://"))))
+
+
+def unreachable(urls: list[str], timeout: float = 2.0) -> list[str]:
+    """Which of ``urls`` refuse or time out a TCP connection: said by name in the refusal, so
+    the official (or the operator) knows which service to look at."""
+    down = []
+    for url in urls:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+        except OSError:
+            down.append(url)
+    return down
 
 
 def check_signer(signer, *, at: dt.datetime | None = None, check_revocation: bool = True) -> None:

@@ -147,6 +147,10 @@ def test_status_unknown_is_refused(dev_pki, directive, tmp_path):
     with pytest.raises(CertificateError) as ei:
         sign_pdf(directive, signer)
     assert ei.value.code == "cert_status_unknown"
+    # what did not answer, by name, and what to do about it (a development PKI: serve it)
+    assert f"http://127.0.0.1:{other.port}/ocsp" in ei.value.message_en
+    assert "edoc pki serve" in ei.value.message_en and "edoc pki serve" in ei.value.message_vi
+    assert "không trả lời" in ei.value.message_vi
 
 
 def test_sign_file_streams_large_files(pki_server, directive, nss_db, tmp_path, monkeypatch):
