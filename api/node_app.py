@@ -26,6 +26,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.body_guard import BodyGuard
 from api.node_bodies import (
     BadBody,
     IssueBody,
@@ -39,6 +40,7 @@ from edoc.errors import EdocError
 from exchange_axis.config import NodeConfig
 from exchange_axis.errors import ExchangeError
 from exchange_axis.node import Node
+from exchange_axis.receiver import MAX_PACKAGE_BYTES
 from exchange_axis.transport import (
     BUNDLE_PATH,
     PACKAGE_PATH,
@@ -53,12 +55,30 @@ class PeerCertProtocol(HttpToolsProtocol):
     ``request.state.peer_cert``. httptools (llhttp, in C) rather than h11: a hub takes packages
     of megabytes, and h11's pure-Python body handling was a visible share of its CPU."""
 
+    #: a connection that has not begun a request by then is closed (``[transport]``)
+    request_start_seconds: float = 30.0
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         # app_state is copied into every request's scope["state"]; give this connection its own.
         self.app_state = {**self.app_state, "peer_cert": der}
+        # uvicorn times out idle keep-alive connections only after a response: a connection
+        # that never sends a request would be held forever
+        self._idle = self.loop.call_later(self.request_start_seconds, self._close_idle)
+
+    def _close_idle(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        self._idle.cancel()
+        super().on_message_begin()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._idle.cancel()
+        super().connection_lost(exc)
 
 
 def _peer_cert(request: Request) -> bytes:
@@ -176,9 +196,13 @@ def serve(cfg: NodeConfig, office: Any = None) -> None:
     the e-office app for the node's people is served too, in the same process and event loop,
     on its own port: it shares the node's database, store and outbox worker."""
     node = Node(cfg)
-    peer_app = create_app(node)
+    t = cfg.transport
+    peer_app = BodyGuard(create_app(node), max_bytes=2 * MAX_PACKAGE_BYTES,
+                         grace=t.body_grace_seconds, min_rate=t.min_body_bytes_per_s)
+    protocol = type("PeerCertProtocol", (PeerCertProtocol,),
+                    {"request_start_seconds": t.request_start_seconds})
     config = uvicorn.Config(
-        peer_app, host=cfg.host, port=cfg.port, http=PeerCertProtocol,
+        peer_app, host=cfg.host, port=cfg.port, http=protocol,
         log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=1,
         **uvicorn_tls_kwargs(cfg.tls),
     )

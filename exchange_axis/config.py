@@ -118,6 +118,19 @@ class AuditSettings(BaseModel):
     anchor_every_seconds: float = 3600.0
 
 
+class TransportSettings(BaseModel):
+    """Bounds on what a connection may cost the node before it has sent a useful request, so
+    idle or trickling clients (500 idle TLS connections, a body at 1 byte/s) cannot hold its
+    sockets and memory while real peers wait. A weak commune link at 256 kbit/s sends ~32 KB/s,
+    far above ``min_body_bytes_per_s``."""
+
+    #: a connection that has not begun a request within this many seconds is closed
+    request_start_seconds: float = Field(default=30.0, gt=0)
+    #: a body may start slowly for this long; after it, it must average ``min_body_bytes_per_s``
+    body_grace_seconds: float = Field(default=10.0, gt=0)
+    min_body_bytes_per_s: int = Field(default=1024, ge=1)
+
+
 class NationalAxis(BaseModel):
     """The node's account on the national axis (only the top node of a province has one)."""
 
@@ -162,6 +175,7 @@ class NodeConfig(ListenAddress, BaseModel):
     max_package_age_days: int = 30
     worker: WorkerSettings = WorkerSettings()
     audit: AuditSettings = AuditSettings()
+    transport: TransportSettings = TransportSettings()
     #: Test hook: crash (os._exit) at a named point, e.g. "after_receiver_commit".
     crash_at: str | None = None
 
@@ -287,6 +301,11 @@ def dump(cfg: NodeConfig) -> str:
     lines += ["", "[worker]", f"base_delay = {w.base_delay}", f"max_delay = {w.max_delay}",
               f"max_attempts = {w.max_attempts}", f"poll_interval = {w.poll_interval}",
               f"concurrency = {w.concurrency}", f"batch = {w.batch}", f"lease = {w.lease}"]
+    t = cfg.transport
+    if t != TransportSettings():
+        lines += ["", "[transport]", f"request_start_seconds = {t.request_start_seconds}",
+                  f"body_grace_seconds = {t.body_grace_seconds}",
+                  f"min_body_bytes_per_s = {t.min_body_bytes_per_s}"]
     if cfg.audit.tsa_url:
         lines += ["", "[audit]", f"tsa_url = {_q(cfg.audit.tsa_url)}",
                   f"anchor_every_seconds = {cfg.audit.anchor_every_seconds}"]

@@ -8,6 +8,7 @@ answer (02 with a reason, the first receipt again, 403, or a TLS refusal) and no
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import ssl
@@ -294,3 +295,132 @@ def test_a_peer_may_not_speak_for_what_is_not_its_own(hub, signed_pdf) -> None:
     audited = _audited_refusals(node)[seen:]
     assert len(audited) == len(attempts)
     assert all(a["came_from"] == "province" and a["reason_en"] for a in audited), audited
+
+
+@pytest.fixture(scope="module")
+def guarded_hub(tmp_path_factory: pytest.TempPathFactory, pki_server):
+    """A hub whose transport bounds are short, so abuse is cut within the test's time."""
+    from exchange_axis.config import TransportSettings
+
+    tmp = tmp_path_factory.mktemp("abuse")
+    specs = [NodeSpec("hub", "node-hub", agencies=[C1, C2], upstream="province",
+                      peers=["province"]),
+             NodeSpec("province", "node-province", agencies=[PROVINCE], peers=["hub"])]
+
+    def tune(cfg) -> None:
+        if cfg.name == "hub":
+            cfg.transport = TransportSettings(request_start_seconds=3, body_grace_seconds=3,
+                                              min_body_bytes_per_s=1024)
+
+    paths = layout(tmp, pki_server, specs, extra=tune)
+    node = NodeProcess(paths["hub"]).start()
+    yield node, NodeProcess(paths["province"]).cfg
+    node.stop()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _closed_by_peer(conns: list, wait: float) -> int:
+    """How many of ``conns`` the other side closed (readable with no data, or reset) within
+    ``wait`` seconds, all watched at once."""
+    import selectors
+    import time
+
+    sel = selectors.DefaultSelector()
+    for conn in conns:
+        conn.setblocking(False)
+        sel.register(conn, selectors.EVENT_READ)
+    closed, deadline = 0, time.monotonic() + wait
+    while sel.get_map() and (left := deadline - time.monotonic()) > 0:
+        for key, _ in sel.select(timeout=left):
+            try:
+                data = key.fileobj.recv(1)
+            except ssl.SSLWantReadError:
+                continue
+            except OSError:
+                data = b""
+            if data == b"":
+                closed += 1
+                sel.unregister(key.fileobj)
+    sel.close()
+    return closed
+
+
+def test_transport_abuse_is_cut_and_peers_are_served_throughout(guarded_hub, signed_pdf) -> None:
+    """500 idle TLS connections, a body trickling at 1 byte/s, an oversized body, plain HTTP to
+    the TLS port and a client without certificate: each is refused or cut within bounded time
+    and memory, and a real delivery made in the middle of it all gets its 01."""
+    import socket
+    import time
+
+    node, province = guarded_hub
+    ctx = client_context(province.tls)
+    host, port = node.cfg.host, node.cfg.port
+    rss_before = _rss_mb(node.proc.pid)
+
+    def tls_conn() -> ssl.SSLSocket:
+        return ctx.wrap_socket(socket.create_connection((host, port), timeout=10),
+                               server_hostname="127.0.0.1")
+
+    idle = [tls_conn() for _ in range(500)]
+    slow = tls_conn()
+    slow.sendall(f"POST {PACKAGE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 "application/edxml+xml\r\nContent-Length: 100000\r\n\r\n".encode())
+    started = time.monotonic()
+    # a real delivery while 500 connections sit idle and one body trickles
+    receipt = _receipt(node, _post(node, province.tls, _package(signed_pdf, number="31")))
+    assert {o.status for o in receipt.recipients} == {"01"}
+    assert _rss_mb(node.proc.pid) - rss_before < 150
+    # the trickle: 1 byte a second until the node gives up on it
+    answer = b""
+    slow.settimeout(1.5)
+    while time.monotonic() - started < 20:
+        try:
+            slow.sendall(b"<")
+            answer += slow.recv(4096)
+            if answer:
+                break
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+    with contextlib.suppress(OSError):  # the rest of the answer, until the node closes
+        while chunk := slow.recv(4096):
+            answer += chunk
+    assert b" 408 " in answer.split(b"\r\n", 1)[0] and b"too slow" in answer, answer[:400]
+    assert time.monotonic() - started < 15
+    # the idle connections are closed by the node once request_start_seconds have passed
+    time.sleep(max(0.0, 4.5 - (time.monotonic() - started)))
+    closed = _closed_by_peer(idle, wait=3.0)
+    for conn in idle:
+        conn.close()
+    assert closed == len(idle)
+    # a body announced over the limit: 413 before a byte of it is read
+    big = tls_conn()
+    big.sendall(f"POST {PACKAGE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                f"{10 * 1024**3}\r\n\r\n".encode())
+    big.settimeout(5)
+    assert b" 413 " in big.recv(4096).split(b"\r\n", 1)[0]
+    big.close()
+    # plain HTTP to the TLS port, and TLS without a client certificate: no answer but a refusal
+    with socket.create_connection((host, port), timeout=5) as plain:
+        plain.sendall(b"GET /exchange/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        with contextlib.suppress(OSError):
+            assert b"200" not in plain.recv(4096)
+    anonymous = ssl.create_default_context(cafile=str(province.tls.ca))
+    try:
+        with socket.create_connection((host, port), timeout=5) as raw, \
+                anonymous.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(b"GET /exchange/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            refused = s.recv(4096) == b""  # TLS 1.3: the refusal comes at the first read
+    except (ssl.SSLError, OSError):
+        refused = True
+    assert refused, "a client without certificate was answered"
+    # and the node still serves its peer
+    receipt = _receipt(node, _post(node, province.tls, _package(signed_pdf, number="32")))
+    assert {o.status for o in receipt.recipients} == {"01"}
