@@ -197,7 +197,15 @@ class AgencyRegistry:
         ``id, pid, code, code102, name, mail``. ``code102`` is the QCVN 102 code, ``code`` the
         Decision 20/2020 one. A bad entry is refused with its position, never silently dropped."""
         if isinstance(source, Path):
-            source = source.read_bytes()
+            try:
+                source = source.read_bytes()
+            except OSError as exc:
+                raise EdocError(
+                    f"Không đọc được danh sách cơ quan {source}: {exc.strerror}; kiểm tra "
+                    "đường dẫn tệp (JSON getAgenciesList của trục)",
+                    f"cannot read the agency list {source}: {exc.strerror}; check the path "
+                    "(the axis's getAgenciesList JSON)",
+                ) from None
         if isinstance(source, str | bytes):
             try:
                 source = json.loads(source)

@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import OperationalError
 
 from storage.db.engine import make_engine, normalise_url
 
@@ -32,12 +33,31 @@ def alembic_config(url: str) -> Config:
 MIGRATION_LOCK = 0x65646F63
 
 
+@contextlib.contextmanager
+def _reachable(url: str) -> Iterator[None]:
+    """A database that cannot be reached (server down, wrong host, password or name) is one
+    clear refusal naming it (password hidden) and the driver's reason, not a traceback."""
+    from storage.errors import StoreConfigError
+
+    try:
+        yield
+    except OperationalError as exc:
+        shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreConfigError(
+            f"Không kết nối được cơ sở dữ liệu {shown}: {reason}. Kiểm tra máy chủ cơ sở dữ "
+            "liệu đang chạy, địa chỉ, tên và mật khẩu trong EDOC_DB / database_url",
+            f"cannot connect to the database {shown}: {reason}. Check that the database "
+            "server runs and the address, name and password in EDOC_DB / database_url",
+        ) from None
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (creates the schema on an empty one).
     Every node process upgrades at start-up, so the workers of one node starting together on an
     empty PostgreSQL database would race in Alembic (all but one dying on duplicate tables):
     they take turns on an advisory lock, and the later ones find the schema at head."""
-    with _migration_lock(url):
+    with _reachable(url), _migration_lock(url):
         command.upgrade(alembic_config(url), revision)
 
 
@@ -62,14 +82,15 @@ def _migration_lock(url: str) -> Iterator[None]:
 
 def downgrade(url: str, revision: str = "-1") -> None:
     """Step the schema back (default: one revision)."""
-    command.downgrade(alembic_config(url), revision)
+    with _reachable(url):
+        command.downgrade(alembic_config(url), revision)
 
 
 def current(url: str) -> str | None:
     """The revision the database is at (None for an empty database)."""
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        with _reachable(url), engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
