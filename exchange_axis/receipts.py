@@ -64,16 +64,31 @@ class Receipt:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Receipt:
-        body = json.loads(data)
-        if body.get("version") != RECEIPT_VERSION:
-            raise ValueError(f"unknown receipt version {body.get('version')!r}")
-        return cls(
-            node=body["node"], sender=body["sender"], document_id=body["document_id"],
-            package_sha256=body["package_sha256"],
-            received_at=datetime.fromisoformat(body["received_at"]), kind=body["kind"],
-            recipients=[RecipientOutcome(**r) for r in body["recipients"]],
-            verdicts=body.get("verdicts", {}),
-        )
+        """The receipt in ``data``; anything else (not JSON, another version, a missing or
+        mistyped field) is one ``TransportError``: a sender must never crash on a peer's
+        answer, even a signed one."""
+        try:
+            body = json.loads(data)
+            if body.get("version") != RECEIPT_VERSION:
+                raise ValueError(f"unknown receipt version {body.get('version')!r}")
+            receipt = cls(
+                node=body["node"], sender=body["sender"], document_id=body["document_id"],
+                package_sha256=body["package_sha256"],
+                received_at=datetime.fromisoformat(body["received_at"]), kind=body["kind"],
+                recipients=[RecipientOutcome(**r) for r in body["recipients"]],
+                verdicts=dict(body.get("verdicts", {})),
+            )
+            for field_ in ("node", "sender", "document_id", "package_sha256", "kind"):
+                if not isinstance(getattr(receipt, field_), str):
+                    raise TypeError(f"{field_} is not text")
+            for outcome in receipt.recipients:
+                if not isinstance(outcome.agency_code, str) or not isinstance(outcome.status,
+                                                                              str):
+                    raise TypeError("a recipient outcome is not text")
+            return receipt
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise TransportError("Biên nhận sai cấu trúc", f"malformed receipt: {exc!r}"[:500],
+                                 retryable=False) from None
 
 
 class ReceiptSigner:

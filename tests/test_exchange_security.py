@@ -424,3 +424,19 @@ def test_transport_abuse_is_cut_and_peers_are_served_throughout(guarded_hub, sig
     # and the node still serves its peer
     receipt = _receipt(node, _post(node, province.tls, _package(signed_pdf, number="32")))
     assert {o.status for o in receipt.recipients} == {"01"}
+
+
+@pytest.mark.parametrize("content", [b"", b"[]", b"null", b'{"version": 1}', b"\xff\xfe",
+                                     b'{"version": 1, "node": 5, "sender": "s", '
+                                     b'"document_id": "d", "package_sha256": "h", '
+                                     b'"received_at": "2026-12-06T09:00:00+00:00", '
+                                     b'"kind": "document", "recipients": [{"x": 1}]}'])
+def test_a_malformed_receipt_is_a_transport_error(content: bytes) -> None:
+    """Regression of the fuzzing campaign: a receipt's content that is not one (even signed by
+    the pinned peer) is refused as such, never a KeyError or TypeError in the sender's worker."""
+    from exchange_axis.errors import TransportError
+    from exchange_axis.receipts import Receipt
+
+    with pytest.raises(TransportError) as refused:
+        Receipt.from_bytes(content)
+    assert refused.value.message_vi and "malformed receipt" in refused.value.message_en
