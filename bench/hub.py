@@ -468,25 +468,33 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user+system) of ``pid``, every thread of it, its live descendants (found by
-    walking /proc's parent links: a hub may verify in worker processes) and its reaped children."""
-    tick = os.sysconf("SC_CLK_TCK")
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (found by walking /proc's parent links: a hub may
+    verify in worker processes)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError):
                 parents[int(entry.name)] = int(_stat(int(entry.name))[1])
-    total = 0.0
+    tree = []
     for p in parents:
         q = p
         while q not in (0, 1, pid) and q in parents:
             q = parents[q]
         if q == pid or p == pid:
-            with contextlib.suppress(OSError, IndexError):
-                f = _stat(p)
-                total += int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if p == pid else 0)
-    return total / tick
+            tree.append(p)
+    return tree
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user+system) of ``pid``, every thread of it, its live descendants and its
+    reaped children."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError, IndexError):
+            f = _stat(p)
+            total += int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if p == pid else 0)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -498,19 +506,10 @@ def machine_cpu() -> tuple[float, float]:
 
 def tree_rss(pid: int) -> int:
     """Resident bytes of ``pid`` and its live descendants (a hub and its verification workers)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
     total = 0
-    for p in parents:
-        q = p
-        while q not in (0, 1, pid) and q in parents:
-            q = parents[q]
-        if q == pid or p == pid:
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                total += int(_stat(p)[21]) * os.sysconf("SC_PAGE_SIZE")
+    for p in _tree(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(_stat(p)[21]) * os.sysconf("SC_PAGE_SIZE")
     return total
 
 
@@ -522,7 +521,6 @@ class Snapshot:
     me: float
     busy: float
     total: float
-    hub_rss: int = 0
 
 
 def snapshot(hub_pids: list[int], sender_pids: list[int]) -> Snapshot:
@@ -532,7 +530,7 @@ def snapshot(hub_pids: list[int], sender_pids: list[int]) -> Snapshot:
             senders += tree_cpu(pid)
     busy, total = machine_cpu()
     return Snapshot(time.monotonic(), sum(tree_cpu(p) for p in hub_pids), senders,
-                    time.process_time(), busy, total, sum(tree_rss(p) for p in hub_pids))
+                    time.process_time(), busy, total)
 
 
 # -- the baseline: the same pipeline alone, in this process ---------------------------------------
@@ -810,10 +808,10 @@ def drive(plan: Plan, hubs: list[NodeProcess], shares: list[list[dict]], tls: di
     hub_pids = [h.proc.pid for h in hubs]
     time.sleep(max(0.0, w0 - time.monotonic()))
     before = snapshot(hub_pids, pids)
+    rss = [sum(tree_rss(p) for p in hub_pids)]
     spy = start_profile(hub_pids[0], plan.seconds, work / "hub.pyspy") if plan.profile else None
     log(f"load: {plan.senders} senders × {plan.concurrency} in flight → {len(hubs)} hub "
         f"worker(s), {plan.warmup:.0f} s warm-up then {plan.seconds:.0f} s measured…")
-    rss = [before.hub_rss]
     while (left := w1 - time.monotonic()) > 0:  # the hub's memory through the window
         time.sleep(min(left, RSS_EVERY_S))
         rss.append(sum(tree_rss(p) for p in hub_pids))
@@ -885,7 +883,8 @@ def memory_figures(load: dict) -> dict:
     and how much of its growth came in the window's second half (flat memory: little)."""
     series = [round(b / 2**20, 1) for b in load["rss"]]
     half = len(series) // 2
-    return {"hub_rss_mb_series": series,
+    return {"hub_rss_mb_series": series, "hub_rss_mb_start": series[0],
+            "hub_rss_mb_end": series[-1],
             "hub_rss_growth_second_half_mb": round(series[-1] - series[half], 1)
             if len(series) > 2 else None}
 
@@ -900,8 +899,6 @@ def cpu_figures(load: dict, documents: int) -> dict:
         "senders_cpu_share": round((after.senders - before.senders) / span, 3),
         "bench_cpu_share": round((after.me - before.me) / span, 3),
         "machine_busy_share": round((after.busy - before.busy) / (after.total - before.total), 3),
-        "hub_rss_mb_start": round(before.hub_rss / 2**20, 1),
-        "hub_rss_mb_end": round(after.hub_rss / 2**20, 1),
     }
 
 

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(poppler-utils openssl xmlsec1 softhsm2 opensc fonts-liberation2 docker-compose libnss3-tools
-              chromium chromium-driver tesseract-ocr tesseract-ocr-vie)
+              chromium chromium-driver tesseract-ocr tesseract-ocr-vie
+              iproute2 util-linux)  # ip netns + taskset: the hub bench's simulated hosts
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,23 +36,11 @@ class InboxRepository:
     def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
-    def record_once(
-        self,
-        sender: str,
-        document_id: str,
-        package_hash: str,
-        receipt: bytes | None = None,
-        *,
-        outcome: str | None = None,
-        reason: str | None = None,
-        package_key: str | None = None,
-        local_document_id: int | None = None,
-        now: dt.datetime | None = None,
-    ) -> Recorded:
-        """Record a received package; for a duplicate return the existing row (and receipt)."""
-        created = self.claim(sender, document_id, package_hash, receipt, outcome=outcome,
-                             reason=reason, package_key=package_key,
-                             local_document_id=local_document_id, now=now)
+    def record_once(self, sender: str, document_id: str, package_hash: str,
+                    receipt: bytes | None = None, **fields: Any) -> Recorded:
+        """Record a received package; for a duplicate return the existing row (and receipt).
+        ``fields``: those of ``claim``."""
+        created = self.claim(sender, document_id, package_hash, receipt, **fields)
         item = self.find(sender, document_id, package_hash)
         assert item is not None  # inserted now or by a committed earlier transaction
         return Recorded(item, created=created)

@@ -31,6 +31,26 @@ def signer_for(manifest, entity_id: str, **kw) -> Pkcs12Signer:
     return _SIGNERS[key]
 
 
+def sign_personal(manifest, pdf: bytes, entity_id: str = "official-h41") -> bytes:
+    """The leader's personal signature (his signature image) on ``pdf``."""
+    from signing import sign_pdf
+    from signing.appearances import PersonalAppearance
+
+    return sign_pdf(pdf, signer_for(manifest, entity_id),
+                    appearance=PersonalAppearance(manifest.entity(entity_id).image))
+
+
+def seal(manifest, pdf: bytes, number: str, issue_date: dt.date,
+         entity_id: str = "agency-h41") -> bytes:
+    """The clerk's seal on ``pdf``, writing the number and the date into the draft's fields."""
+    from signing import sign_pdf
+    from signing.appearances import SealAppearance
+
+    return sign_pdf(pdf, signer_for(manifest, entity_id),
+                    appearance=SealAppearance(manifest.entity(entity_id).image, number=number,
+                                              issue_date=issue_date))
+
+
 def pdfsig(pdf: Path | bytes, nss: Path, tmp: Path | None = None) -> list[dict[str, str]]:
     """Run poppler's pdfsig and parse each signature's fields. pdfsig exits 0 even when a
     signature is broken, so callers must read ``validation``/``certificate``."""

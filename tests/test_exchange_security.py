@@ -39,15 +39,20 @@ from tests.exchange_helpers import object_files
 C1, C2 = NAMED_COMMUNES
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory, pki_server):
-    tmp = tmp_path_factory.mktemp("sec")
+def _hub_and_province(tmp: Path, pki_server, extra=None) -> tuple[NodeProcess, object]:
+    """A commune hub (C1, C2) started, and the province's configuration (its identity)."""
     specs = [NodeSpec("hub", "node-hub", agencies=[C1, C2], upstream="province",
                       peers=["province"]),
              NodeSpec("province", "node-province", agencies=[PROVINCE], peers=["hub"])]
-    paths = layout(tmp, pki_server, specs)
-    node = NodeProcess(paths["hub"]).start()
-    yield node, NodeProcess(paths["province"]).cfg, tmp
+    paths = layout(tmp, pki_server, specs, extra=extra)
+    return NodeProcess(paths["hub"]).start(), NodeProcess(paths["province"]).cfg
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, pki_server):
+    tmp = tmp_path_factory.mktemp("sec")
+    node, province = _hub_and_province(tmp, pki_server)
+    yield node, province, tmp
     node.stop()
 
 
@@ -302,19 +307,13 @@ def guarded_hub(tmp_path_factory: pytest.TempPathFactory, pki_server):
     """A hub whose transport bounds are short, so abuse is cut within the test's time."""
     from exchange_axis.config import TransportSettings
 
-    tmp = tmp_path_factory.mktemp("abuse")
-    specs = [NodeSpec("hub", "node-hub", agencies=[C1, C2], upstream="province",
-                      peers=["province"]),
-             NodeSpec("province", "node-province", agencies=[PROVINCE], peers=["hub"])]
-
     def tune(cfg) -> None:
         if cfg.name == "hub":
             cfg.transport = TransportSettings(request_start_seconds=3, body_grace_seconds=3,
                                               min_body_bytes_per_s=1024)
 
-    paths = layout(tmp, pki_server, specs, extra=tune)
-    node = NodeProcess(paths["hub"]).start()
-    yield node, NodeProcess(paths["province"]).cfg
+    node, province = _hub_and_province(tmp_path_factory.mktemp("abuse"), pki_server, tune)
+    yield node, province
     node.stop()
 
 

@@ -32,6 +32,8 @@ from tests.sign_helpers import (
     is_red,
     region,
     render,
+    seal,
+    sign_personal,
     signer_for,
     text_of,
     validate_all,
@@ -43,19 +45,12 @@ MM = 72 / 25.4
 
 @pytest.fixture(scope="module")
 def personal_pdf(pki_server, directive) -> bytes:
-    e = pki_server.entity("official-h41")
-    return sign_pdf(directive, signer_for(pki_server, "official-h41"),
-                    appearance=PersonalAppearance(e.image))
+    return sign_personal(pki_server, directive)
 
 
 @pytest.fixture(scope="module")
 def sealed_pdf(pki_server, personal_pdf) -> bytes:
-    a = pki_server.entity("agency-h41")
-    return sign_pdf(
-        personal_pdf,
-        signer_for(pki_server, "agency-h41"),
-        appearance=SealAppearance(a.image, number="12/CT-UBND", issue_date=dt.date(2026, 3, 5)),
-    )
+    return seal(pki_server, personal_pdf, "12/CT-UBND", dt.date(2026, 3, 5))
 
 
 def _word_boxes(pdf: bytes, tmp, page: int) -> list[tuple[str, float, float, float, float]]:

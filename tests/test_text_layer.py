@@ -21,7 +21,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 
 from signing import sign_pdf
-from signing.appearances import PersonalAppearance, SealAppearance
+from signing.appearances import PersonalAppearance
 from signing.appearances.formfields import DATE_FIELD, NUMBER_FIELD
 from signing.appearances.locate import page_content, page_lines, without_shows
 from tests.sign_helpers import (
@@ -30,6 +30,8 @@ from tests.sign_helpers import (
     fonts_of,
     pdfsig,
     render,
+    seal,
+    sign_personal,
     signer_for,
     validate_all,
 )
@@ -63,17 +65,12 @@ def draft(request, directive, tmp_path_factory) -> bytes:
 
 @pytest.fixture(scope="module")
 def personal(pki_server, draft) -> bytes:
-    e = pki_server.entity("official-h41")
-    return sign_pdf(draft, signer_for(pki_server, "official-h41"),
-                    appearance=PersonalAppearance(e.image))
+    return sign_personal(pki_server, draft)
 
 
 @pytest.fixture(scope="module")
 def sealed(pki_server, personal) -> bytes:
-    a = pki_server.entity("agency-h41")
-    return sign_pdf(personal, signer_for(pki_server, "agency-h41"),
-                    appearance=SealAppearance(a.image, number="01/CT-UBND",
-                                              issue_date=dt.date(2026, 3, 5)))
+    return seal(pki_server, personal, "01/CT-UBND", dt.date(2026, 3, 5))
 
 
 def test_draft_shows_the_blank_lines_once(draft, tmp_path):
