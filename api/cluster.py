@@ -51,6 +51,8 @@ class NodeSpec:
     routes: list[tuple[str, str]] = field(default_factory=list)
     upstream: str | None = None
     peers: list[str] = field(default_factory=list)
+    #: peer name → agency-code patterns it relays for beyond the routing table (``speaks_for``)
+    speaks_for: dict[str, list[str]] = field(default_factory=dict)
 
 
 def ca_bundle(manifest: Any, directory: Path) -> Path:
@@ -96,8 +98,8 @@ def layout(
             tls=TlsFiles(cert=Path(e.chain).resolve(), key=Path(e.key).resolve(), ca=ca),
             agencies=[HostedAgency(code=c, name=n) for c, n in spec.agencies],
             generated_communes=spec.generated,
-            peers=[Peer(name=p, url=f"https://127.0.0.1:{ports[p]}", fingerprint=fps[p])
-                   for p in spec.peers],
+            peers=[Peer(name=p, url=f"https://127.0.0.1:{ports[p]}", fingerprint=fps[p],
+                        speaks_for=spec.speaks_for.get(p, [])) for p in spec.peers],
             routes=[Route(pattern=pat, peer=p) for pat, p in spec.routes],
             upstream=spec.upstream,
             worker=worker or WorkerSettings(),
@@ -238,7 +240,11 @@ def province_topology(communes: int) -> tuple[list[NodeSpec], list[tuple[str, st
                  peers=["province", "hub"]),
         NodeSpec("hub", "node-hub", agencies=hub_agencies, generated=generated,
                  routes=[(DISTRICT[0], "district")], upstream="province",
-                 peers=["province", "district"]),
+                 peers=["province", "district"],
+                 # the province's directives to the district's communes come down through the
+                 # district node, a relay the hub's routing table (district → its own agency
+                 # only) cannot show
+                 speaks_for={"district": [PROVINCE[0]]}),
     ]
     from exchange_axis.config import generated_communes  # noqa: PLC0415
 

@@ -79,6 +79,10 @@ class Peer(BaseModel):
     url: str = ""
     fingerprint: str
     subject: str | None = None
+    #: agency-code patterns this peer may send documents and statuses for beyond what the
+    #: routing table puts behind it: a relay along a path the table does not show (a district
+    #: node passing the province's directives down to communes hosted here)
+    speaks_for: list[str] = Field(default_factory=list)
 
     @field_validator("fingerprint")
     @classmethod
@@ -324,6 +328,8 @@ def dump(cfg: NodeConfig) -> str:
                   f"fingerprint = {_q(p.fingerprint)}"]
         if p.subject:
             lines.append(f"subject = {_q(p.subject)}")
+        if p.speaks_for:
+            lines.append("speaks_for = [" + ", ".join(_q(x) for x in p.speaks_for) + "]")
     for r in cfg.routes:
         lines += ["", "[[routes]]", f"pattern = {_q(r.pattern)}", f"peer = {_q(r.peer)}"]
     return "\n".join(lines) + "\n"

@@ -205,9 +205,12 @@ class Receiver:
           refused);
         - a take-back request (13) must concern a document our recipients received from that
           sender.
-        Routes may be asymmetric (a relay one way, a direct link back), so "behind which peer"
-        is not required to match the routing table. The national axis authenticates its own
-        senders; what this node's outbox hands its own agencies is its own."""
+        - the speaker must be behind the peer (``RoutingTable.behind``): a route to it leads
+          through that peer, or node.toml lists it in the peer's ``speaks_for`` (a relay the
+          table cannot show). Any matching route counts, so asymmetric paths (a relay one way,
+          a direct link back) need no extra configuration when both links are routes.
+        The national axis authenticates its own senders; what this node's outbox hands its own
+        agencies is its own."""
         if arrival.came_from in (NATIONAL, SELF):  # the axis; this node to its own agencies
             return None
         routing, came_from, state = self.node.routing, arrival.came_from, self.node.state
@@ -222,6 +225,13 @@ class Receiver:
                     "nút này",
                     f"peer {came_from} may not speak for {role_en} {speaker}, an agency "
                     "hosted at this node")
+        if not routing.behind(came_from, speaker):
+            return (f"Nút {came_from} không được gửi thay {role_vi} {speaker}: bảng định tuyến "
+                    f"không đặt cơ quan này sau nút {came_from}. Nếu nút này chuyển tiếp cho "
+                    f"{speaker}, quản trị viên khai báo speaks_for cho nút đó trong node.toml",
+                    f"peer {came_from} may not speak for {role_en} {speaker}: the routing "
+                    f"table puts no route to it through {came_from}. If that node relays for "
+                    f"{speaker}, the operator lists it in the peer's speaks_for in node.toml")
         if isinstance(package, DocumentPackage):
             return None
         document_id = package.response_for.document_id or ""

@@ -7,6 +7,10 @@ Resolution for one recipient code, first match wins:
 3. the ``upstream`` peer (the default route *up* the hierarchy);
 4. the national axis, when this node is connected to it.
 
+The same table says who may speak for whom (``behind``): a peer may send documents and statuses
+only for agencies a route leads to through it, plus the ``speaks_for`` patterns node.toml gives
+that peer (relays the table cannot show).
+
 ``plan`` groups recipients per next hop, because one transfer per hop carries every recipient
 hosted behind it: a directive to 3,321 communes on 10 hubs is 10 transfers, while statuses stay per
 recipient.
@@ -55,8 +59,10 @@ class RoutingTable:
         *,
         upstream: str | None = None,
         national: bool = False,
+        speaks_for: dict[str, list[str]] | None = None,
     ) -> None:
         self.hosted = frozenset(hosted)
+        self.speaks_for = {peer: list(pats) for peer, pats in (speaks_for or {}).items()}
         # most specific first; stable for equal specificity (file order)
         self.routes = sorted(routes, key=lambda r: -_specificity(r[0]))
         self.upstream = upstream
@@ -70,6 +76,7 @@ class RoutingTable:
             [(r.pattern, r.peer) for r in cfg.routes],
             upstream=cfg.upstream,
             national=cfg.national is not None,
+            speaks_for={p.name: p.speaks_for for p in cfg.peers if p.speaks_for},
         )
 
     def next_hop(self, code: str) -> str | None:
@@ -85,6 +92,26 @@ class RoutingTable:
                 hop = self.upstream or (NATIONAL if self.national else None)
         self._cache[code] = hop
         return hop
+
+    def behind(self, peer: str, code: str) -> bool:
+        """Whether agency ``code`` may be spoken for by ``peer``: documents "from" it and
+        statuses "by" it arriving over that peer's connection.
+
+        An agency is behind a peer when a route for it leads there: an explicit route whose
+        pattern matches it (any of them, not only the most specific: a province may reach a
+        district's communes directly or through the district), or the upstream route when no
+        explicit route claims it (the hierarchy above us speaks for everything we do not route
+        down ourselves). A relay the routing table cannot show, such as a district node passing
+        the province's directives down to our communes, is declared per peer in node.toml with
+        ``speaks_for`` patterns. Nothing hosted here is behind any peer."""
+        if code in self.hosted:
+            return False
+        if any(fnmatchcase(code, pat) for pat in self.speaks_for.get(peer, ())):
+            return True
+        claimed = [hop for pat, hop in self.routes if fnmatchcase(code, pat)]
+        if claimed:
+            return peer in claimed
+        return peer == self.upstream
 
     def plan(self, recipients: Iterable[str], *, came_from: str | None = None) -> Plan:
         """Group recipients by next hop. A hop equal to ``came_from`` would bounce the package

@@ -84,3 +84,23 @@ def test_config_loads_resolves_paths_and_refuses_unknown_peers(tmp_path: Path) -
     assert "chưa khai báo" in info.value.message_vi and "undeclared" in info.value.message_en
     with pytest.raises(ConfigError):
         load(tmp_path / "missing.toml")
+
+
+def test_a_peer_speaks_only_for_agencies_routed_through_it() -> None:
+    """``behind``: an explicit route (any matching one) puts an agency behind its peer; the
+    upstream speaks for what no explicit route claims; ``speaks_for`` adds relays the table
+    cannot show; nothing hosted here is behind anyone."""
+    table = RoutingTable(
+        {"000.01.00.H41"},
+        [("*.*.32.H41", "district"), ("*.H41", "hub"), ("000.07.00.H41", "ward")],
+        upstream="province", speaks_for={"district": ["000.00.00.H41"]})
+    assert table.behind("ward", "000.07.00.H41")
+    assert not table.behind("ward", "000.00.00.H41")  # a commune node posing as the province
+    assert not table.behind("ward", "000.08.00.H41")  # nor as another commune
+    assert table.behind("district", "000.05.32.H41") and table.behind("hub", "000.05.32.H41")
+    assert not table.behind("province", "000.05.32.H41")  # routed down: not the upstream's
+    assert table.behind("province", "000.00.00.G01")  # the rest of the country is upstream
+    assert not table.behind("hub", "000.00.00.G01")
+    assert table.behind("district", "000.00.00.H41")  # declared relay
+    assert not table.behind("district", "000.01.00.H41")  # hosted here: never a peer's
+    assert not RoutingTable({"x"}, [("a*", "p")]).behind("p", "b")  # no route at all: nobody
