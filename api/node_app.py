@@ -1,9 +1,10 @@
 """The HTTP face of an exchange node: FastAPI app, mutual TLS, and the outbox worker's lifetime.
 
-Peers are authenticated twice: uvicorn requires a client certificate chaining to the node CA
-(``ssl_cert_reqs=CERT_REQUIRED``), and the app maps that certificate's fingerprint to a declared
-peer. uvicorn does not hand the client certificate to the app, so ``PeerCertProtocol`` copies it
-into the per-connection request state (``request.state.peer_cert``).
+Peers are authenticated twice: the TLS handshake requires a client certificate chaining to the
+node CA, unexpired and not on the CA's CRL (``CERT_REQUIRED`` + ``VERIFY_CRL_CHECK_LEAF``, see
+``exchange_axis.tls.CrlKeeper``), and the app maps that certificate's fingerprint to a
+declared peer. uvicorn does not hand the client certificate to the app, so ``PeerCertProtocol``
+copies it into the per-connection request state (``request.state.peer_cert``).
 
 Routes:
 - ``POST /exchange/v1/packages`` — peers deliver edXML packages; the answer is a signed receipt.
@@ -18,12 +19,14 @@ import asyncio
 import base64
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.body_guard import BodyGuard
@@ -41,13 +44,9 @@ from exchange_axis.config import NodeConfig
 from exchange_axis.errors import ExchangeError
 from exchange_axis.node import Node
 from exchange_axis.receiver import MAX_PACKAGE_BYTES
-from exchange_axis.transport import (
-    BUNDLE_PATH,
-    PACKAGE_PATH,
-    TO_HEADER,
-    fingerprint,
-    uvicorn_tls_kwargs,
-)
+from exchange_axis.tls import crl_keeper, fingerprint, uvicorn_tls_kwargs
+from exchange_axis.transport import BUNDLE_PATH, PACKAGE_PATH, TO_HEADER
+from storage.db import database_unavailable
 
 
 class PeerCertProtocol(HttpToolsProtocol):
@@ -107,6 +106,20 @@ def create_app(node: Node) -> FastAPI:
     @app.exception_handler(EdocError)
     async def _refused(_request: Request, exc: EdocError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=422 if isinstance(exc, BadBody) else 400)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_down(_request: Request, exc: DBAPIError) -> JSONResponse:
+        """The database cannot be reached (restarting, failing over): nothing was recorded, so
+        the sender's retry is safe and 503 tells it (and its outbox) to come back later. Any
+        other database error stays a 500."""
+        if not database_unavailable(exc):
+            raise exc
+        return JSONResponse({"error": "database_unavailable",
+                             "message_vi": "Cơ sở dữ liệu của nút tạm thời không truy cập được; "
+                                           "hãy gửi lại sau",
+                             "message_en": "the node's database is unavailable for now; "
+                                           "retry later"},
+                            status_code=503, headers={"Retry-After": "5"})
 
     def operator(request: Request) -> None:
         if fingerprint(_peer_cert(request)) != node.own_fingerprint:
@@ -191,6 +204,23 @@ def create_app(node: Node) -> FastAPI:
     return app
 
 
+def _server_tls(cfg: NodeConfig) -> dict[str, Any]:
+    """uvicorn's TLS settings. With revocation checking (the default) the node builds the
+    SSLContext itself: the first CRL is fetched before the port opens, and a refreshed one
+    applies to the next handshakes without a restart (``exchange_axis.tls.CrlKeeper``)."""
+    keeper = crl_keeper(cfg)
+    if keeper is None:
+        return uvicorn_tls_kwargs(cfg.tls)
+
+    def context(_config: uvicorn.Config, _default: Any) -> ssl.SSLContext:
+        # uvicorn calls this as it starts serving, before it binds the port
+        keeper.refresh()
+        keeper.start()
+        return keeper.server_context()
+
+    return {"ssl_context_factory": context}
+
+
 def serve(cfg: NodeConfig, office: Any = None) -> None:
     """Run a node until SIGINT/SIGTERM (blocking). With ``office`` (the ``[office]`` settings)
     the e-office app for the node's people is served too, in the same process and event loop,
@@ -204,7 +234,7 @@ def serve(cfg: NodeConfig, office: Any = None) -> None:
     config = uvicorn.Config(
         peer_app, host=cfg.host, port=cfg.port, http=protocol,
         log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=1,
-        **uvicorn_tls_kwargs(cfg.tls),
+        **_server_tls(cfg),
     )
     if office is None:
         print(f"edoc node {cfg.name}: listening on https://{cfg.listen}, hosting "

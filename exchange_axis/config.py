@@ -47,12 +47,30 @@ from exchange_axis.errors import ConfigError
 
 
 class TlsFiles(BaseModel):
-    """The node's own certificate and key (PEM) and the CA bundle peers must chain to."""
+    """The node's own certificate and key (PEM), the CA bundle peers must chain to, and where the
+    node CA's certificate revocation lists come from.
+
+    A pinned fingerprint says *which* peer a certificate is; it cannot say the node CA has since
+    revoked it (a stolen key). So both ends of every connection also check the peer's
+    certificate against its CA's CRL in the handshake (see docs/trust.md, "Node certificates")."""
 
     cert: Path
     key: Path
     ca: Path
     key_password: str | None = None
+    #: check peers' node certificates against their CA's CRL (both as server and as client)
+    check_revocation: bool = True
+    #: CRLs to fetch (HTTP); empty: the CRL distribution points of this node's own certificate
+    crl_urls: list[str] = []
+    #: CRL files (DER or PEM) read beside or instead of the URLs, re-read when they change
+    crl_files: list[Path] = []
+    #: how often the CRLs are fetched again; a changed CRL applies to the next handshakes
+    crl_refresh_seconds: float = Field(default=300.0, gt=0)
+    #: before any CRL has been obtained: refuse every peer (true) or accept peers unchecked,
+    #: with a warning, until one arrives (false). Unset: true unless ``development = true``.
+    #: Once a CRL is held it is kept until a newer one replaces it, and past its nextUpdate the
+    #: peers of its CA are refused whatever this says.
+    crl_required: bool | None = None
 
 
 class HostedAgency(BaseModel):
@@ -102,11 +120,18 @@ class WorkerSettings(BaseModel):
     the other workers of the node (same database) take its rows over once the lease expired; a
     delivery still running after it may be sent again by another worker (harmless, the receiver
     answers a repeat with its first receipt, but wasted), so keep it well above the time one
-    claimed ``batch`` takes to deliver."""
+    claimed ``batch`` takes to deliver.
+
+    ``max_attempts``: a row is given up (``failed``, for an operator's ``edoc node retry``)
+    after that many attempts. Only the most urgent rows waiting for a peer count attempts while
+    it is down, every ``max_delay`` (with jitter, 150–300 s) once the back-off is at its cap, so
+    the default of 1000 keeps a commune's backlog for at least 41 h of outage (about 62 h on
+    average): a commune offline for a day or a weekend night gets everything when it is back,
+    without anyone's help. (The former 12 gave up after 9–19 minutes.)"""
 
     base_delay: float = 1.0
     max_delay: float = 300.0
-    max_attempts: int = 12
+    max_attempts: int = Field(default=1000, ge=1)
     poll_interval: float = 0.2
     concurrency: int = 8
     batch: int = 500
@@ -126,13 +151,28 @@ class TransportSettings(BaseModel):
     """Bounds on what a connection may cost the node before it has sent a useful request, so
     idle or trickling clients (500 idle TLS connections, a body at 1 byte/s) cannot hold its
     sockets and memory while real peers wait. A weak commune link at 256 kbit/s sends ~32 KB/s,
-    far above ``min_body_bytes_per_s``."""
+    far above ``min_body_bytes_per_s``.
+
+    The last three bound the node's own sending (the outbox's client), sized for a commune's
+    line (tests/test_weak_links.py: 30 % loss, 800 ms each way, 256 kbit/s, a link down for a
+    minute): a 5 MB directive takes ~4 minutes at 256 kbit/s, so the time a delivery may
+    take grows with its size, at the same ``min_body_bytes_per_s`` the receiving node accepts,
+    and a dead link is told from a slow one by the kernel (no byte acknowledged for
+    ``stall_seconds``), not by a fixed timeout."""
 
     #: a connection that has not begun a request within this many seconds is closed
     request_start_seconds: float = Field(default=30.0, gt=0)
     #: a body may start slowly for this long; after it, it must average ``min_body_bytes_per_s``
     body_grace_seconds: float = Field(default=10.0, gt=0)
     min_body_bytes_per_s: int = Field(default=1024, ge=1)
+    #: sending: TCP connect, then the TLS handshake, each (800 ms each way and loss need seconds)
+    connect_seconds: float = Field(default=30.0, gt=0)
+    #: sending: the peer's answer is awaited this long after the body has gone, and the body may
+    #: take this long plus its size at ``min_body_bytes_per_s``
+    answer_seconds: float = Field(default=30.0, gt=0)
+    #: sending: bytes unacknowledged this long mean the link is dead (TCP_USER_TIMEOUT): the
+    #: delivery fails and the outbox retries it; a shorter outage is ridden out by TCP
+    stall_seconds: float = Field(default=120.0, gt=0)
 
 
 class NationalAxis(BaseModel):
@@ -241,6 +281,7 @@ def load(path: Path | str) -> NodeConfig:
     cfg.tls.cert = _resolve(base, cfg.tls.cert)
     cfg.tls.key = _resolve(base, cfg.tls.key)
     cfg.tls.ca = _resolve(base, cfg.tls.ca)
+    cfg.tls.crl_files = [_resolve(base, p) for p in cfg.tls.crl_files]
     cfg.trust_dirs = [_resolve(base, p) for p in cfg.trust_dirs]
     if cfg.database_url.startswith("sqlite:///") and not cfg.database_url.startswith("sqlite:////"):
         rel = cfg.database_url[len("sqlite:///"):]
@@ -269,6 +310,7 @@ def require_files(cfg: NodeConfig, path: Path | str) -> None:
     handshake). ``load`` does not check: a configuration is also read where its files live on
     another machine (a Kubernetes ConfigMap, a peer's layout)."""
     named = [("tls.cert", cfg.tls.cert), ("tls.key", cfg.tls.key), ("tls.ca", cfg.tls.ca)]
+    named += [(f"tls.crl_files[{i}]", p) for i, p in enumerate(cfg.tls.crl_files)]
     named += [(f"trust_dirs[{i}]", p) for i, p in enumerate(cfg.trust_dirs)]
     missing = [(setting, p) for setting, p in named if not p.exists()]
     if missing:
@@ -301,6 +343,7 @@ def dump(cfg: NodeConfig) -> str:
               f"ca = {_q(str(cfg.tls.ca))}"]
     if cfg.tls.key_password:
         lines.append(f"key_password = {_q(cfg.tls.key_password)}")
+    lines += _dump_tls_revocation(cfg.tls)
     w = cfg.worker
     lines += ["", "[worker]", f"base_delay = {w.base_delay}", f"max_delay = {w.max_delay}",
               f"max_attempts = {w.max_attempts}", f"poll_interval = {w.poll_interval}",
@@ -309,7 +352,9 @@ def dump(cfg: NodeConfig) -> str:
     if t != TransportSettings():
         lines += ["", "[transport]", f"request_start_seconds = {t.request_start_seconds}",
                   f"body_grace_seconds = {t.body_grace_seconds}",
-                  f"min_body_bytes_per_s = {t.min_body_bytes_per_s}"]
+                  f"min_body_bytes_per_s = {t.min_body_bytes_per_s}",
+                  f"connect_seconds = {t.connect_seconds}", f"answer_seconds = {t.answer_seconds}",
+                  f"stall_seconds = {t.stall_seconds}"]
     if cfg.audit.tsa_url:
         lines += ["", "[audit]", f"tsa_url = {_q(cfg.audit.tsa_url)}",
                   f"anchor_every_seconds = {cfg.audit.anchor_every_seconds}"]
@@ -333,6 +378,22 @@ def dump(cfg: NodeConfig) -> str:
     for r in cfg.routes:
         lines += ["", "[[routes]]", f"pattern = {_q(r.pattern)}", f"peer = {_q(r.peer)}"]
     return "\n".join(lines) + "\n"
+
+
+def _dump_tls_revocation(tls: TlsFiles) -> list[str]:
+    """The [tls] revocation settings that differ from their defaults."""
+    lines = []
+    if not tls.check_revocation:
+        lines.append("check_revocation = false")
+    if tls.crl_urls:
+        lines.append("crl_urls = [" + ", ".join(_q(u) for u in tls.crl_urls) + "]")
+    if tls.crl_files:
+        lines.append("crl_files = [" + ", ".join(_q(str(p)) for p in tls.crl_files) + "]")
+    if tls.crl_refresh_seconds != TlsFiles.model_fields["crl_refresh_seconds"].default:
+        lines.append(f"crl_refresh_seconds = {tls.crl_refresh_seconds}")
+    if tls.crl_required is not None:
+        lines.append(f"crl_required = {str(tls.crl_required).lower()}")
+    return lines
 
 
 def _q(value: str) -> str:

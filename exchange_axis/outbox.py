@@ -29,11 +29,15 @@ from exchange_axis.receipts import open_sealed
 from exchange_axis.routing import LOCAL, NATIONAL, SELF
 from exchange_axis.state import OutboxItem, worker_seat
 from exchange_axis.transport import BUNDLE_PATH, PACKAGE_PATH, TO_HEADER, PeerClient
+from storage.db import database_unavailable
 
 log = logging.getLogger("edoc.exchange.outbox")
 
 #: Status packages per bundle request.
 BUNDLE = 100
+#: longest pause (seconds) between rounds while the database is unavailable: the worker comes
+#: back soon after it does, whatever the (long) back-off configured for peers
+DB_RETRY_CAP = 10.0
 
 
 def backoff_delay(attempts: int, settings: WorkerSettings, rng: random.Random) -> float:
@@ -42,6 +46,23 @@ def backoff_delay(attempts: int, settings: WorkerSettings, rng: random.Random) -
     The random half spreads the retries of many senders that lost the same hub at the same time."""
     base = min(settings.max_delay, settings.base_delay * (2 ** max(0, attempts - 1)))
     return base / 2 + rng.uniform(0, base / 2)
+
+
+def retryable_status(status: int) -> bool:
+    """Whether a peer's HTTP answer to a delivery is worth trying again: its server's trouble
+    (5xx), too many requests (429), or 408, the peer's BodyGuard giving up on a body that
+    stalled (a weak link's outage mid-transfer: the package itself is fine, RFC 9110 says the
+    request may be repeated). Anything else is the package's or the sender's fault."""
+    return status >= 500 or status in (408, 429)
+
+
+def _raise_first(results: list) -> list:
+    """``asyncio.gather(..., return_exceptions=True)``'s results, or its first exception raised
+    once every awaitable has finished (plain ``gather`` raises while the others still run)."""
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 class OutboxWorker:
@@ -75,23 +96,57 @@ class OutboxWorker:
             await self.client.aclose()
 
     async def _run(self) -> None:
+        failures = 0
         while not self._stop:
             try:
+                if failures:  # the database is back: settle what the failed round left
+                    await asyncio.to_thread(self._reseat)
                 items = await asyncio.to_thread(
                     self.node.state.claim_due, self.now(), self.settings.batch,
                     timedelta(seconds=self.settings.lease))
-            except Exception:  # noqa: BLE001 - a DB hiccup must not kill the worker
-                log.exception("claiming outbox rows failed")
-                items = []
-            if not items:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                if items:
+                    await self._send(items)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive any bad round
+                failures += 1
+                delay = min(DB_RETRY_CAP, backoff_delay(failures, self.settings, self.rng))
+                if database_unavailable(exc):
+                    log.warning("outbox: the database is unavailable (%s); trying again in "
+                                "%.1fs", str(exc).splitlines()[0][:300], delay)
+                else:
+                    log.exception("outbox round failed; trying again in %.1fs", delay)
+                await self._pause(delay)
                 continue
-            by_peer: dict[str, list[OutboxItem]] = defaultdict(list)
-            for item in items:
-                by_peer[item.next_hop].append(item)
-            await asyncio.gather(*(self._drain_peer(peer, rows) for peer, rows in by_peer.items()))
+            if not items:
+                await self._pause(self.settings.poll_interval)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep until ``seconds`` passed or new rows were committed (``wake``) or ``stop``."""
+        if self._stop:
+            return
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _reseat(self) -> None:
+        """After a failed round (typically the database went away mid-round), rows this
+        worker claimed may still be ``sending`` under its name: a claim whose commit was lost
+        with the connection, a delivery whose ``mark_delivered`` failed. No delivery of this
+        worker is in flight between rounds, so they go back to pending now (as at a restart,
+        ``release_claims``) rather than waiting out their lease; a package that did reach its
+        peer is sent again and answered with its first receipt."""
+        cfg = self.node.cfg
+        self.node.state.release_claims(worker_seat(cfg.name, cfg.listen))
+
+    async def _send(self, items: list[OutboxItem]) -> None:
+        """One round: every claimed row attempted, peer by peer. Every delivery is let finish
+        before an error is raised, so none is still running when the next round begins."""
+        by_peer: dict[str, list[OutboxItem]] = defaultdict(list)
+        for item in items:
+            by_peer[item.next_hop].append(item)
+        _raise_first(await asyncio.gather(
+            *(self._drain_peer(peer, rows) for peer, rows in by_peer.items()),
+            return_exceptions=True))
 
     async def _drain_peer(self, peer_name: str, items: list[OutboxItem]) -> None:
         classes: dict[int, list[OutboxItem]] = defaultdict(list)
@@ -103,9 +158,9 @@ class OutboxWorker:
             statuses = [i for i in rows if i.kind == "status" and peer_name != NATIONAL]
             singles = [i for i in rows if not (i.kind == "status" and peer_name != NATIONAL)]
             bundles = [statuses[k:k + BUNDLE] for k in range(0, len(statuses), BUNDLE)]
-            results = await asyncio.gather(
+            results = _raise_first(await asyncio.gather(
                 *(self._deliver(sem, i) for i in singles),
-                *(self._deliver_bundle(sem, b) for b in bundles))
+                *(self._deliver_bundle(sem, b) for b in bundles), return_exceptions=True))
             down_until = max((r for r in results if r is not None), default=None)
             if down_until is not None:  # the peer is failing: lower classes wait with it
                 rest = [i for p in classes if p < priority for i in classes[p]]
@@ -137,11 +192,10 @@ class OutboxWorker:
                 answer = await self.client.post(peer, PACKAGE_PATH, item.package,
                                                 {TO_HEADER: ",".join(item.recipients)})
                 if answer.status_code != 200:
-                    retryable = answer.status_code >= 500 or answer.status_code == 429
                     raise TransportError(
                         f"Nút {peer.name} trả lời HTTP {answer.status_code}",
                         f"peer {peer.name} answered HTTP {answer.status_code}: "
-                        f"{answer.body[:300]!r}", retryable=retryable)
+                        f"{answer.body[:300]!r}", retryable=retryable_status(answer.status_code))
                 receipt, raw = open_sealed(answer.body, expected_fingerprint=peer.fingerprint)
                 if receipt.package_sha256 != item.package_sha256:
                     raise TransportError("Biên nhận không khớp gói tin",
@@ -176,7 +230,7 @@ class OutboxWorker:
                     raise TransportError(
                         f"Nút {peer.name} trả lời HTTP {answer.status_code}",
                         f"peer {peer.name} answered HTTP {answer.status_code}: "
-                        f"{answer.body[:300]!r}", retryable=answer.status_code >= 500)
+                        f"{answer.body[:300]!r}", retryable=retryable_status(answer.status_code))
                 answers = json.loads(answer.body)["answers"]
                 if len(answers) != len(items):
                     raise TransportError("Số biên nhận không khớp",

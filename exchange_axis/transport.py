@@ -1,22 +1,38 @@
 """Peer transport: HTTPS with mutual TLS, edXML bodies, a peer known by its certificate.
 
-TLS chain validation (against the node CA bundle) proves a certificate comes from our PKI; the
-SHA-256 fingerprint pinned in node.toml proves it is *that* peer. Both sides check both: the
-server through the client certificate uvicorn hands to the app (see ``api.node_app``), the client
-here, after the handshake, before it trusts the answer.
+What a certificate must be to be trusted (chain, pin, expiry, revocation) is ``exchange_axis.tls``;
+this module is the HTTP side: the paths and headers of the exchange, and the pooled client that
+posts to peers, checks the answering peer's pin and turns TLS refusals into errors that say what to
+do. The certificate helpers are re-exported here for the modules that have always imported them
+from the transport.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ssl
+import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from exchange_axis.config import NodeConfig, Peer, TlsFiles
+from exchange_axis.config import NodeConfig, Peer
 from exchange_axis.errors import TransportError
+from exchange_axis.tls import (
+    cert_fingerprint_file,
+    client_context,
+    explain_tls_failure,
+    fingerprint,
+    matches,
+    peer_client_context,
+    subject_of,
+    uvicorn_tls_kwargs,
+)
+
+__all__ = [
+    "BUNDLE_PATH", "EDXML_CONTENT_TYPE", "PACKAGE_PATH", "TO_HEADER", "PeerAnswer",
+    "PeerClient", "cert_fingerprint_file", "client_context", "fingerprint", "matches",
+    "subject_of", "uvicorn_tls_kwargs",
+]
+
 
 PACKAGE_PATH = "/exchange/v1/packages"
 #: Many small packages (statuses) in one request; each still gets its own signed receipt.
@@ -25,51 +41,6 @@ BUNDLE_PATH = "/exchange/v1/bundle"
 #: status 13, which the sender addresses to recipients while its ResponseFor names the sender.
 TO_HEADER = "x-edoc-to"
 EDXML_CONTENT_TYPE = "application/edxml+xml"
-
-
-def fingerprint(der: bytes) -> str:
-    """SHA-256 of a DER certificate, lowercase hex: how node.toml names a peer."""
-    return hashlib.sha256(der).hexdigest()
-
-
-def subject_of(der: bytes) -> str:
-    """RFC 4514 subject of a DER certificate (as node.toml's optional ``subject`` spells it)."""
-    from cryptography import x509
-
-    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
-
-
-def matches(peer: Peer, der: bytes) -> bool:
-    """The pinned fingerprint, and the subject too when node.toml gives one."""
-    return fingerprint(der) == peer.fingerprint and (
-        peer.subject is None or subject_of(der) == peer.subject)
-
-
-def cert_fingerprint_file(path: Path) -> str:
-    """Fingerprint of a PEM (or DER) certificate file."""
-    data = Path(path).read_bytes()
-    if b"-----BEGIN" in data:
-        data = ssl.PEM_cert_to_DER_cert(data.decode("ascii"))
-    return fingerprint(data)
-
-
-def client_context(tls: TlsFiles) -> ssl.SSLContext:
-    """Client side: present our node certificate, trust only the node CA bundle."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
-    ctx.load_cert_chain(str(tls.cert), str(tls.key), password=tls.key_password)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    return ctx
-
-
-def uvicorn_tls_kwargs(tls: TlsFiles) -> dict:
-    """Server side: require a client certificate chaining to the node CA bundle."""
-    return {
-        "ssl_certfile": str(tls.cert),
-        "ssl_keyfile": str(tls.key),
-        "ssl_keyfile_password": tls.key_password,
-        "ssl_ca_certs": str(tls.ca),
-        "ssl_cert_reqs": ssl.CERT_REQUIRED,
-    }
 
 
 @dataclass
@@ -88,15 +59,32 @@ def _peer_der(response: httpx.Response) -> bytes | None:
 
 
 class PeerClient:
-    """One pooled async HTTPS client for all peers of a node."""
+    """One pooled async HTTPS client for all peers of a node.
 
-    def __init__(self, cfg: NodeConfig, *, timeout: float = 30.0) -> None:
+    Its timeouts (``[transport]``) are sized for weak links: a delivery may take
+    ``answer_seconds`` plus its size at ``min_body_bytes_per_s`` (a fixed 30 s cut every 5 MB
+    directive to a 256 kbit/s commune), and a dead link is the kernel's to tell: bytes left
+    unacknowledged for ``stall_seconds`` end the connection (TCP_USER_TIMEOUT)."""
+
+    def __init__(self, cfg: NodeConfig, *, timeout: float | None = None) -> None:
         self.cfg = cfg
+        t = cfg.transport
+        self._answer = t.answer_seconds if timeout is None else timeout
+        stall = ([(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(t.stall_seconds * 1000))]
+                 if hasattr(socket, "TCP_USER_TIMEOUT") else [])
         self._client = httpx.AsyncClient(
-            verify=client_context(cfg.tls),
-            timeout=httpx.Timeout(timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=httpx.AsyncHTTPTransport(
+                verify=peer_client_context(cfg), socket_options=stall,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)),
+            timeout=httpx.Timeout(self._answer, connect=t.connect_seconds),
         )
+
+    def _timeout(self, size: int) -> httpx.Timeout:
+        """Sending ``size`` bytes and reading the answer: the answer time plus the body's time
+        at the slowest pace the exchange accepts."""
+        t = self.cfg.transport
+        slow = self._answer + size / t.min_body_bytes_per_s
+        return httpx.Timeout(slow, connect=t.connect_seconds, pool=self._answer)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -109,8 +97,12 @@ class PeerClient:
             response = await self._client.post(
                 url, content=body,
                 headers={"content-type": EDXML_CONTENT_TYPE, **(headers or {})},
+                timeout=self._timeout(len(body)),
             )
         except httpx.HTTPError as exc:  # refused, reset, TLS failure, timeout
+            refused = await explain_tls_failure(exc, peer, self.cfg)
+            if refused is not None:
+                raise refused from exc
             raise TransportError(
                 f"Không gửi được tới nút {peer.name} ({url}): {exc!r}",
                 f"cannot reach peer {peer.name} ({url}): {exc!r}",
@@ -125,3 +117,5 @@ class PeerClient:
                 retryable=False,
             )
         return PeerAnswer(response.status_code, response.content, fp)
+
+

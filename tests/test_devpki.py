@@ -463,3 +463,31 @@ def test_node_certificates_do_mutual_tls(dev_pki: Manifest) -> None:
                 assert peer == dev_pki.entity("node-province").certificate()
             thread.join(timeout=10)
     assert seen["client"] == dev_pki.entity("node-hub").name
+
+
+def test_cli_issues_a_node_certificate_and_revokes_it(dev_pki: Manifest, tmp_path: Path) -> None:
+    """``edoc pki node`` adds a node certificate openssl accepts, with the fingerprint to pin;
+    ``edoc pki revoke`` puts its serial on the re-signed CRL, which openssl then enforces."""
+    target = _copy_pki(dev_pki, tmp_path / "certs")
+    runner = CliRunner()
+    issued = runner.invoke(app, ["pki", "node", "node-xa-01", "--dir", str(target)])
+    assert issued.exit_code == 0, issued.output
+    entity = Manifest.load(target).entity("node-xa-01")
+    assert f"serial {entity.serial}" in issued.output and "fingerprint" in issued.output
+    assert openssl("verify", "-CAfile", dev_pki.root, "-untrusted", target / "ca" / "subca.pem",
+                   entity.cert, check=False).returncode == 0
+
+    revoked = runner.invoke(app, ["pki", "revoke", "node-xa-01", "--dir", str(target)])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output, revoked.output
+    crl_pem = tmp_path / "crl.pem"
+    openssl("crl", "-inform", "DER", "-in", Manifest.load(target).crl, "-out", crl_pem)
+    serials = [int(s, 16) for s in re.findall(r"Serial Number: ([0-9A-F]+)",
+                                               openssl("crl", "-in", crl_pem, "-noout",
+                                                       "-text").stdout)]
+    assert int(entity.serial, 16) in serials
+    bad = openssl("verify", "-crl_check", "-CRLfile", crl_pem, "-CAfile", dev_pki.root,
+                  "-untrusted", target / "ca" / "subca.pem", entity.cert, check=False)
+    assert bad.returncode != 0 and "certificate revoked" in bad.stderr
+
+    unknown = runner.invoke(app, ["pki", "revoke", "no-such-node", "--dir", str(target)])
+    assert unknown.exit_code == 1 and "no-such-node" in unknown.output

@@ -81,6 +81,51 @@ def serve(
         _fail(exc)
 
 
+@app.command("node")
+def node(
+    entity_id: str = typer.Argument(..., help="Mã thực thể mới, ví dụ node-xa-01 (new entity id)."),
+    directory: Path = _DIR,
+    agency: str = typer.Option("000.00.00.H41", help="Mã cơ quan vận hành nút (operating agency)."),
+    name: str | None = typer.Option(None, help="Tên trong chứng thư (name in the certificate)."),
+    expired: bool = typer.Option(False, "--expired", help="Đã hết hạn, để thử (already expired, "
+                                                          "for tests)."),
+) -> None:
+    """Cấp thêm chứng thư TLS cho một nút (issue one more node TLS certificate)."""
+    try:
+        entity = devpki.issue_node(directory, entity_id, agency_code=agency, name=name,
+                                   expired=expired)
+    except devpki.DevPkiError as exc:
+        _fail(exc)
+        return
+    from exchange_axis.transport import cert_fingerprint_file  # noqa: PLC0415
+
+    typer.echo(f"{entity.id}: {entity.chain} (key {entity.key}), serial {entity.serial}, "
+               f"valid until {entity.not_after:%Y-%m-%d}\n"
+               f"fingerprint (cho [[peers]] / for [[peers]]): {cert_fingerprint_file(entity.cert)}")
+
+
+@app.command("revoke")
+def revoke(
+    entity_id: str = typer.Argument(..., help="Mã thực thể (entity id, see manifest.json)."),
+    directory: Path = _DIR,
+) -> None:
+    """Thu hồi chứng thư của một thực thể: CRL ký lại, OCSP báo thu hồi (revoke a certificate:
+    the CRL is re-signed and OCSP answers revoked; running nodes refuse it at their next CRL
+    refresh)."""
+    try:
+        devpki.revoke(directory, entity_id)
+        manifest = devpki.Manifest.load(directory)
+    except devpki.DevPkiError as exc:
+        _fail(exc)
+        return
+    except KeyError as exc:  # no such entity: the manifest's message lists the known ones
+        typer.echo(f"Lỗi: {exc.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    entity = manifest.entity(entity_id)
+    typer.echo(f"{entity_id}: serial {entity.serial} revoked at {entity.revoked_at:%Y-%m-%d %H:%M} "
+               f"UTC; CRL {manifest.authority('subca').crl}")
+
+
 @app.command("csc")
 def csc(
     directory: Path = _DIR,

@@ -9,6 +9,7 @@ from signing.devpki.errors import DevPkiError
 from signing.devpki.generate import create, has_pki
 from signing.devpki.manifest import Authority, Entity, Manifest
 from signing.devpki.marker import DEV_POLICY_OID, is_dev_cert, is_dev_root
+from signing.devpki.nodes import issue_node, revoke
 from signing.devpki.server import make_server, serve
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "has_pki",
     "is_dev_cert",
     "is_dev_root",
+    "issue_node",
     "make_server",
+    "revoke",
     "serve",
 ]

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from signing.devpki.crl import Revocation, build_crl, needs_refresh, next_number
 from signing.devpki.errors import DevPkiError
 from signing.devpki.issue import Issuer
-from signing.devpki.manifest import Authority, Manifest
+from signing.devpki.manifest import MANIFEST_NAME, Authority, Manifest
 from signing.devpki.ocsp import OcspResponder
 from signing.devpki.tsa import TimeStampAuthority
 
@@ -72,9 +72,31 @@ class PkiServices:
         self.ca_der = {a.id: x509.load_pem_x509_certificate(a.cert.read_bytes())
                        .public_bytes(serialization.Encoding.DER) for a in manifest.authorities}
         self._crl_lock = threading.Lock()
+        self._manifest_path = manifest.directory / MANIFEST_NAME
+        self._manifest_mtime = self._manifest_path.stat().st_mtime_ns
+
+    def reload_revocations(self) -> None:
+        """Pick up entities issued or revoked since start (``signing.devpki.nodes``): a
+        revocation must reach the OCSP answers and every later re-signing of the CRL, not only
+        the CRL file written when it was made."""
+        try:
+            mtime = self._manifest_path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._manifest_mtime:
+            return
+        with self._crl_lock:
+            manifest = Manifest.load(self.manifest.directory)
+            self.manifest = manifest
+            self._manifest_mtime = mtime
+            # the OCSP responder holds these very objects: update them in place
+            self.ocsp.status.issued |= {int(e.serial, 16) for e in manifest.entities}
+            self.revoked.update({int(e.serial, 16): e.revoked_at for e in manifest.entities
+                                 if e.revoked_at is not None})
 
     def crl(self, authority_id: str) -> bytes:
         """Current DER CRL of a CA, re-signed (and rewritten on disk) if about to expire."""
+        self.reload_revocations()
         authority: Authority = self.manifest.authority(authority_id)
         with self._crl_lock:
             der = authority.crl.read_bytes()
@@ -140,6 +162,7 @@ def _handler(services: PkiServices, quiet: bool) -> type[BaseHTTPRequestHandler]
                 if body is not None:
                     self._send(200, services.tsa.respond(body), "application/timestamp-reply")
             elif path == "/ocsp":
+                services.reload_revocations()
                 body = self._body()
                 if body is not None:
                     self._send(200, services.ocsp.respond(body), "application/ocsp-response")
@@ -168,6 +191,7 @@ def _handler(services: PkiServices, quiet: bool) -> type[BaseHTTPRequestHandler]
                     self._error(HTTPStatus.BAD_REQUEST, "Yêu cầu OCSP không phải base64",
                                 "OCSP GET request is not base64")
                     return
+                services.reload_revocations()
                 self._send(200, services.ocsp.respond(request), "application/ocsp-response")
             else:
                 self._error(HTTPStatus.NOT_FOUND, "Không có tài nguyên này", "no such resource")

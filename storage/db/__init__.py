@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from storage.db.engine import (
     READ_ONLY,
+    database_unavailable,
     is_postgres,
     make_engine,
     normalise_url,
@@ -18,6 +19,7 @@ from storage.db.migrate import current, downgrade, head, require_head, upgrade
 __all__ = [
     "Database",
     "current",
+    "database_unavailable",
     "downgrade",
     "head",
     "is_postgres",

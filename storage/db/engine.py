@@ -8,6 +8,12 @@ writers queue instead, which is what the registers and the outbox need.
 
 PostgreSQL (deployment): psycopg 3, pre-ping, a pool sized for a few workers; row locks
 (``FOR UPDATE [SKIP LOCKED]``, ``ON CONFLICT ... RETURNING``) give the same guarantees.
+
+A PostgreSQL server that goes away (crash, restart, failover) is a passing condition, not a bug:
+``database_unavailable(exc)`` tells callers which errors mean "the server cannot be reached right
+now" so they answer "try again later" (HTTP 503) or back off, instead of failing for good. The
+pool needs nothing more: a connection that broke is invalidated with the rest of the pool, and
+pre-ping replaces the stale ones once the server is back.
 """
 
 from __future__ import annotations
@@ -16,12 +22,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import StoreConfigError
 
 #: execution option of the engine ``Database.reader`` hands out (SQLite: a deferred BEGIN)
 READ_ONLY = "edoc_read_only"
+
+#: SQLSTATEs of a PostgreSQL server going away or not back yet: 57P01 admin_shutdown (a fast
+#: shutdown or restart), 57P02 crash_shutdown (another backend crashed), 57P03
+#: cannot_connect_now (starting up, in crash recovery); class 08 is "connection exception"
+UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
 
 
 def normalise_url(url: str) -> str:
@@ -75,6 +87,28 @@ def _tune_sqlite(engine: Engine) -> None:
         # snapshot (WAL) without queueing behind the writers
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database server cannot be reached right now (down, restarting,
+    in recovery, or it dropped our connection), so the same work may succeed later.
+
+    PostgreSQL only: psycopg reports a refused or broken connection as an OperationalError
+    with no SQLSTATE (nothing came from the server) or a class-08 / 57P0x one; SQLAlchemy also
+    flags errors that invalidated the connection. SQLite's errors (a file, not a server) are
+    not classified here. Deadlocks and serialisation failures (40P01/40001) are not "down":
+    their callers run the transaction again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    orig = exc.orig
+    if not hasattr(orig, "sqlstate"):  # not psycopg (SQLite)
+        return False
+    state = orig.sqlstate
+    return state is None or state.startswith("08") or state in UNAVAILABLE_STATES
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
