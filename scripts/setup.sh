@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(poppler-utils openssl xmlsec1 softhsm2 opensc fonts-liberation2 docker-compose libnss3-tools
               chromium chromium-driver tesseract-ocr tesseract-ocr-vie
-              iproute2 util-linux)  # ip netns + taskset: the hub bench's simulated hosts
+              iproute2 util-linux  # ip netns + taskset: the hub bench's simulated hosts
+              # the tests' database on 127.0.0.1:5432 (.ci/run starts it), and initdb/postgres
+              # in /usr/lib/postgresql/*/bin for the crash tests' own server (run as the
+              # `postgres` user through util-linux's setpriv)
+              postgresql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

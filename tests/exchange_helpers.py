@@ -22,7 +22,9 @@ def province_and_hub(*province_agencies: tuple[str, str]) -> list[NodeSpec]:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition",
-             interval: float = 0.2) -> Any:
+             interval: float = 0.2, explain: Callable[[], str] | None = None) -> Any:
+    """Poll ``predicate`` until it is true; on time-out fail with ``explain()``'s account of
+    the state (what is still missing, and why), so a failure seen once can be understood."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -30,7 +32,22 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "c
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
+    state = f"\n{explain()}" if explain is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}{state}")
+
+
+def outbox_backlog(db_url: str) -> list[str]:
+    """Outbox rows not delivered yet, one line each: what, to whom, state, attempts, error."""
+    from sqlalchemy import String, func, select  # noqa: PLC0415
+
+    from storage.db import models as m  # noqa: PLC0415
+
+    o = m.OutboxItem
+    rows = scalars(db_url, select(
+        o.kind + " " + o.next_hop + " " + o.state + " attempts=" + o.attempts.cast(String)
+        + " claimed_by=" + func.coalesce(o.claimed_by, "-") + " error="
+        + func.coalesce(o.last_error, "-")).where(o.state != "delivered"))
+    return [r[:300] for r in rows]
 
 
 def directive_for(province: NodeProcess, manifest: Any) -> SignedDirective:

@@ -26,7 +26,8 @@ FAST = WorkerSettings(base_delay=0.1, max_delay=0.5, max_attempts=10_000, poll_i
 
 @pytest.mark.campaign
 @pytest.mark.timeout(3600)
-def test_randomized_kills_deliver_exactly_once(tmp_path: Path, pki_server) -> None:
+def test_randomized_kills_deliver_exactly_once(tmp_path: Path, pki_server,
+                                               reliability) -> None:
     kills_wanted = int(os.environ.get("EDOC_CAMPAIGN_KILLS", "100"))
     rng = random.Random(int(os.environ.get("EDOC_CAMPAIGN_SEED", "7")))
     directive = sign_directive(pki_server, lambda _n: "61")
@@ -75,6 +76,9 @@ def test_randomized_kills_deliver_exactly_once(tmp_path: Path, pki_server) -> No
         assert held["incoming_per_agency_doc"] == 1
         assert held["inbox"] == sent["outgoing_documents"]
         assert sent["deliveries"] == {"01": sent["outgoing_documents"] * len(NAMED_COMMUNES)}
+        reliability(kills_province=kills["province"], kills_hub=kills["hub"],
+                    documents=sent["outgoing_documents"],
+                    copies_held=held["incoming_documents"], lost=0, doubled=0)
         print(f"kills={kills} documents={sent['outgoing_documents']} "
               f"successful issue calls={issued_calls[0]}")
     finally:

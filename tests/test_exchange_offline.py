@@ -44,7 +44,8 @@ def _arrival_order(hub_path: Path) -> list[str]:
         db.dispose()
 
 
-def test_offline_hub_queue_drains_in_priority_order(tmp_path: Path, pki_server) -> None:
+def test_offline_hub_queue_drains_in_priority_order(tmp_path: Path, pki_server,
+                                                     reliability) -> None:
     directive = sign_directive(pki_server, lambda _n: "41")
     paths = _pair(tmp_path, pki_server, WorkerSettings(base_delay=0.3, max_delay=1.5,
                                                        max_attempts=100, poll_interval=0.1))
@@ -67,6 +68,9 @@ def test_offline_hub_queue_drains_in_priority_order(tmp_path: Path, pki_server) 
         # by priority: Hỏa tốc hẹn giờ (4), Hỏa tốc (3), Khẩn (1), then the two normal ones
         assert order[:3] == ["45/CT-UBND", "42/CT-UBND", "43/CT-UBND"], order
         assert set(order[3:]) == {"41/CT-UBND", "44/CT-UBND"}, order
+        reliability(documents_queued=len(ids), attempts_while_offline=max(
+            f["attempts"] for f in queue["failures"]), arrival_order=" ".join(
+            o.split("/")[0] for o in order))
     finally:
         province.stop()
         hub.stop()

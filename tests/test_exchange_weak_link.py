@@ -93,8 +93,8 @@ class WeakLink:
             w.transport.abort()  # a reset, not a polite close: what a dropped link looks like
 
 
-def test_directive_crosses_a_slow_link_that_cuts_mid_transfer(tmp_path: Path,
-                                                              pki_server) -> None:
+def test_directive_crosses_a_slow_link_that_cuts_mid_transfer(tmp_path: Path, pki_server,
+                                                              reliability) -> None:
     directive = sign_directive(pki_server, lambda _n: "61", pad_to_bytes=300_000)
     specs = province_and_hub()
     paths = layout(tmp_path, pki_server, specs,
@@ -118,3 +118,5 @@ def test_directive_crosses_a_slow_link_that_cuts_mid_transfer(tmp_path: Path,
         held = assert_consistent(hub.cfg.database_url, hub.cfg.store_url)
         assert held["incoming_documents"] == 2 and held["incoming_per_agency_doc"] == 1
         assert db_counts(hub.cfg.database_url)["inbox"] == 1  # one package, accepted once
+        reliability(pdf_bytes=len(directive.pdf), link_bytes_per_s=64 * 1024,
+                    cuts=link.cut, connections=link.connections, attempts=max(attempts))

@@ -53,7 +53,8 @@ def hub_with_ward(tmp_path_factory: pytest.TempPathFactory, pki_server):
     node.stop()
 
 
-def test_a_downstream_peer_speaks_only_for_agencies_routed_to_it(hub_with_ward) -> None:
+def test_a_downstream_peer_speaks_only_for_agencies_routed_to_it(hub_with_ward,
+                                                                  reliability) -> None:
     node, ward, tmp = hub_with_ward
     before = _stored(node, tmp)
     seen = len(_audited_refusals(node))
@@ -85,3 +86,4 @@ def test_a_downstream_peer_speaks_only_for_agencies_routed_to_it(hub_with_ward) 
                                _status(WARD, "000.00.00.H41,2026/real", PROVINCE, "03")))
     assert [o.status for o in own.recipients] != ["02"], own
     assert len(_audited_refusals(node)) == seen + len(attempts)
+    reliability(attempts_refused=len(audited), stored_by_refusals=0)
