@@ -47,6 +47,9 @@ MAX_PACKAGE_BYTES = 256 * 1024 * 1024
 LOCK_STRIPES = 64
 #: recipient outcomes that accept nothing (the arrival stores nothing for them)
 REFUSALS = ("02", "16")
+#: ExchangeError code of an arrival that could not be judged now (a revocation service did not
+#: answer): 503, and the sender's retry is verified afresh
+TRY_LATER = "try_later"
 
 
 def error_body(code: str, message_vi: str, message_en: str) -> bytes:
@@ -145,7 +148,7 @@ class Receiver:
         try:
             prepared = self._prepare(body, came_from, to)
         except ExchangeError as exc:
-            if exc.code != "verifier_lost":
+            if exc.code not in ("verifier_lost", TRY_LATER):
                 raise
             # nothing was recorded: 503 makes the sender retry, and the retry is verified anew
             return 503, error_body(exc.code, exc.message_vi, exc.message_en)
@@ -280,6 +283,13 @@ class Receiver:
         for attachment in pdfs:
             arrival.verdicts.append(node.verifier.check_pdf(attachment.data,
                                                             digests[id(attachment)]))
+        unsure = [v for v in arrival.verdicts if v.try_later]
+        if unsure:  # nothing is judged, nothing recorded: the sender's retry is checked afresh
+            raise ExchangeError(
+                f"Chưa kiểm tra được tình trạng thu hồi chứng thư ký ({unsure[0].summary_vi}); "
+                "nơi gửi sẽ gửi lại sau",
+                f"the signing certificates' revocation status could not be checked "
+                f"({unsure[0].summary_en}); the sender will retry later", code=TRY_LATER)
         bad = [v for v in arrival.verdicts if not v.passed]
         if bad:
             v = bad[0]

@@ -47,6 +47,13 @@ class Verdict:
     def passed(self) -> bool:
         return self.indication == PASSED
 
+    @property
+    def try_later(self) -> bool:
+        """INDETERMINATE / TRY_LATER: a revocation service did not answer (a commune's weak
+        line, an OCSP responder down). Not a judgement of the document: the arrival is answered
+        "try again" and the verdict is not kept."""
+        return self.report.get("sub_indication") == "TRY_LATER"
+
 
 def load_trust(trust_dirs: list[Path], development: bool) -> Any:
     """The trust store of a node (None: the library's default, development root included in
@@ -119,6 +126,8 @@ class Verifier:
                 return cached
             self.count += 1
             verdict = self._verify(data, digest)
+            if verdict.try_later:  # the next attempt must ask the revocation services again
+                return verdict
             self._cache[digest] = verdict
             if len(self._cache) > CACHE_SIZE:
                 old, _ = self._cache.popitem(last=False)

@@ -439,3 +439,35 @@ def test_a_malformed_receipt_is_a_transport_error(content: bytes) -> None:
     with pytest.raises(TransportError) as refused:
         Receipt.from_bytes(content)
     assert refused.value.message_vi and "malformed receipt" in refused.value.message_en
+
+
+def test_unreachable_revocation_service_is_try_again_not_a_refusal(tmp_path: Path,
+                                                                   pki_server) -> None:
+    """A commune whose line to the OCSP/CRL services is down cannot judge a signature: that is
+    503 "try again" (nothing stored, no verdict kept), not a 02 that would refuse a good
+    directive for ever. The sender's retry, once the services answer, gets its 01."""
+    from signing.devpki import create
+    from tests.fixtures.pki import free_port, serve_pki
+
+    other = create(tmp_path / "other-pki", port=free_port())  # a second CA the hub trusts
+    with serve_pki(other):
+        pdf = sign_directive(other, lambda _n: "17", leader="official-c1", seal="agency-c1").pdf
+
+    def trust_both(cfg) -> None:
+        cfg.trust_dirs = [*cfg.trust_dirs, other.root.resolve()]
+
+    node, province = _hub_and_province(tmp_path / "nodes", pki_server, trust_both)
+    try:
+        body = _package(pdf, number="17")
+        before = _stored(node, tmp_path / "nodes")
+        unsure = _post(node, province.tls, body)  # the other CA's OCSP responder is down
+        assert unsure.status_code == 503, unsure.text
+        shape = unsure.json()
+        assert shape["error"] == "try_later" and "revocation" in shape["message_en"], shape
+        assert "thu hồi" in shape["message_vi"]
+        assert _stored(node, tmp_path / "nodes") == before
+        with serve_pki(other):
+            receipt = _receipt(node, _post(node, province.tls, body))
+        assert {o.status for o in receipt.recipients} == {"01"}, receipt.recipients
+    finally:
+        node.stop()

@@ -102,7 +102,9 @@ def verify_pdf(
     report.sha256 = digest
     report.size = len(data)
     report.validation_time = opts.moment()
-    if use_cache:
+    # a report left TRY_LATER (a revocation service did not answer) is not a judgement of the
+    # file: the next question must ask the services again
+    if use_cache and report.sub_indication is not SubIndication.TRY_LATER:
         with _CACHE_LOCK:
             _CACHE[key] = report
             if len(_CACHE) > _CACHE_MAX:

@@ -30,7 +30,9 @@ DEFAULT_TIMEOUT = 5.0
 _to_crypto_cache: dict[bytes, x509.Certificate] = {}
 _ocsp_cache: dict[tuple, tuple[float, RevocationInfo]] = {}
 _crl_cache: dict[str, tuple[float, x509.CertificateRevocationList | None, str]] = {}
-# URLs that just failed: not retried for DEAD_SECONDS, so a dead responder costs one timeout.
+# URLs that just timed out: not retried for DEAD_SECONDS, so a dead responder costs one timeout.
+# A refused connection or an error answer costs nothing to find out again: never marked, so the
+# first question after the service is back gets its answer.
 _dead: dict[str, float] = {}
 DEAD_SECONDS = 60
 # Final answers from the network per (certificate, issuer), reused for the freshness window.
@@ -147,7 +149,7 @@ class Checker:
             resp.raise_for_status()
         except Exception as exc:
             details.append(f"OCSP {url}: {type(exc).__name__} {exc}".strip())
-            _dead[url] = time.time()
+            _mark_if_slow(url, exc)
             return None
         info = _check_ocsp_response(resp.content, c, i, "OCSP", details)
         if info is not None:
@@ -171,11 +173,16 @@ class Checker:
                 crl = _load_crl(resp.content)
             except Exception as exc:
                 details.append(f"CRL {url}: {type(exc).__name__} {exc}".strip())
-                _dead[url] = time.time()
+                _mark_if_slow(url, exc)
                 return None
             with _lock:
                 _crl_cache[url] = (now, crl, url)
         return _check_crl(crl, c, i, "CRL", details)
+
+
+def _mark_if_slow(url: str, exc: Exception) -> None:
+    if isinstance(exc, httpx.TimeoutException):
+        _dead[url] = time.time()
 
 
 def _recently_dead(url: str, details: list[str]) -> bool:
