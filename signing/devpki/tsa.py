@@ -9,11 +9,14 @@ signing-certificate-v2 with SHA-256 (RFC 5816), which OpenSSL and pyHanko verify
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from asn1crypto import algos, cms, core, keys, tsp, x509
 from certomancer.crypto_utils import generic_sign
 from certomancer.services import choose_signed_digest, get_nonce, simple_cms_attribute
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from signing.devpki.marker import DEV_POLICY_OID
 
@@ -37,6 +40,20 @@ def _rejection(fail_info: str, text: str) -> _Rejection:
     })
 
 
+def _signer(key: keys.PrivateKeyInfo, algo: algos.SignedDigestAlgorithm
+            ) -> Callable[[bytes], bytes]:
+    """Sign with ``key`` loaded once. certomancer's ``generic_sign`` loads the key from DER on
+    every call, and OpenSSL 3 checks an RSA key as it loads it (~90 ms here): that made the TSA
+    the bottleneck of anything signing in bulk (the hub bench's corpus). RSA PKCS#1 v1.5 keys
+    (what the development PKI issues) are signed here; anything else goes to certomancer."""
+    if algo.signature_algo != "rsassa_pkcs1v15":
+        return lambda data: generic_sign(key, data, algo)
+    loaded = serialization.load_der_private_key(key.dump(), password=None)
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    digest = getattr(hashes, algo.hash_algo.upper())()
+    return lambda data: loaded.sign(data, padding.PKCS1v15(), digest)
+
+
 class TimeStampAuthority:
     """Answers TimeStampReq with a token signed by the TSA key, SHA-256 / RSA PKCS#1 v1.5."""
 
@@ -46,6 +63,7 @@ class TimeStampAuthority:
         self.key = key
         self.chain = chain  # issuers of cert, embedded when the client asks for certificates
         self.signature_algo = choose_signed_digest("sha256", cert.public_key)
+        self._sign = _signer(key, self.signature_algo)
 
     def respond(self, request_der: bytes, now: datetime | None = None) -> bytes:
         """DER TimeStampResp for a DER TimeStampReq (a rejection status if it is unusable)."""
@@ -102,7 +120,7 @@ class TimeStampAuthority:
             "digest_algorithm": digest,
             "signature_algorithm": self.signature_algo,
             "signed_attrs": signed_attrs,
-            "signature": generic_sign(self.key, signed_attrs.dump(), self.signature_algo),
+            "signature": self._sign(signed_attrs.dump()),
         })
         signed_data = {
             "version": "v3",
