@@ -51,7 +51,10 @@ Figures (steady window only, warm-up excluded):
 - ``cpu_ms_per_doc``: user+system CPU of the hub process and its descendants (``/proc``: every
   thread, and processes whose parent chain leads to the hub) over the window per document;
   ``senders_cpu_share`` / ``hub_cpu_share`` / ``machine_busy_share``: fractions of all cores,
-  since the senders compete with the hub for the same cores;
+  since the senders compete with the hub for the same cores; ``hub_cpu_ms_per_doc_series`` and
+  ``page_cache_mb_series``, every 10 s of the window: a CPU per document that climbs with the
+  host's page cache is the kernel reclaiming pages on the hub's write path (docs/scaling.md).
+  The senders drop the pages of what they read (real senders are other machines);
 - ``lost``: distinct packages without 01 for each recipient in their receipt, or whose 01 has no
   incoming document in the hub's database; ``doubled``: (sender, DocumentId, recipient) with more
   than one incoming document, or incoming documents without exactly one register entry;
@@ -82,8 +85,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import datetime as dt
+import itertools
 import json
 import math
 import multiprocessing
@@ -360,8 +365,10 @@ def lay_out_hub(work: Path, manifest, database_url: str | None,
 def schedule(entries: list[Entry], directory: Path, senders: int, concurrency: int,
              rng: random.Random) -> list[list[dict]]:
     """Each sender's share in sending order: corpus documents dealt round-robin, and ~3 %
-    exact duplicates of a package the same sender sent ``2 × concurrency`` places earlier (at
-    least one per sender, so a short run checks the first-receipt rule too)."""
+    exact duplicates of a package the same sender sent ``2 × concurrency`` places earlier, and
+    one early duplicate per sender (of its first package, after its third), so that even a short
+    run on a slow or busy machine checks the first-receipt rule (a duplicate waits for its
+    original's answer before it is sent)."""
     gap = 2 * concurrency
     shares: list[list[dict]] = []
     for s in range(senders):
@@ -370,8 +377,9 @@ def schedule(entries: list[Entry], directory: Path, senders: int, concurrency: i
         out: list[dict] = []
         for i, item in enumerate(mine):
             out.append(item)
-            first = i == gap + 1 and not any(x["dup"] for x in out)
-            if i > gap and (first or rng.random() < DUPLICATE_SHARE):
+            if i == 2:
+                out.append({**mine[0], "dup": True})
+            elif i > gap and rng.random() < DUPLICATE_SHARE:
                 out.append({**mine[i - gap], "dup": True})
         shares.append(out)
     return shares
@@ -405,7 +413,7 @@ async def _send_share(job: dict) -> dict:
         async def one(it: dict) -> None:
             if it["dup"]:
                 await waits[it["index"]].wait()
-            body = Path(it["path"]).read_bytes()
+            body = _read_uncached(it["path"])
             start = time.monotonic()
             status, answer, error = 0, b"", ""
             try:
@@ -441,6 +449,17 @@ async def _send_share(job: dict) -> dict:
 
         await asyncio.gather(*(worker() for _ in range(job["concurrency"])))
     return {"records": records, "dry": min(dry) if dry else None}
+
+
+def _read_uncached(path: str) -> bytes:
+    """A corpus package's bytes, its pages then dropped from the page cache: real senders are
+    other machines, so the gigabytes of corpus a long run reads must not take this host's
+    memory from the hub (whose own writes would then wait on page reclaim)."""
+    with open(path, "rb") as f:
+        data = f.read()
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    return data
 
 
 def _check_receipt(answer: bytes, hub_fp: str, recipients: list[str] | None
@@ -809,12 +828,14 @@ def drive(plan: Plan, hubs: list[NodeProcess], shares: list[list[dict]], tls: di
     time.sleep(max(0.0, w0 - time.monotonic()))
     before = snapshot(hub_pids, pids)
     rss = [sum(tree_rss(p) for p in hub_pids)]
+    slices = [(time.monotonic(), sum(tree_cpu(p) for p in hub_pids), page_cache_mb())]
     spy = start_profile(hub_pids[0], plan.seconds, work / "hub.pyspy") if plan.profile else None
     log(f"load: {plan.senders} senders × {plan.concurrency} in flight → {len(hubs)} hub "
         f"worker(s), {plan.warmup:.0f} s warm-up then {plan.seconds:.0f} s measured…")
     while (left := w1 - time.monotonic()) > 0:  # the hub's memory through the window
         time.sleep(min(left, RSS_EVERY_S))
         rss.append(sum(tree_rss(p) for p in hub_pids))
+        slices.append((time.monotonic(), sum(tree_cpu(p) for p in hub_pids), page_cache_mb()))
     after = snapshot(hub_pids, pids)
     for p in procs:
         p.join(600)
@@ -824,7 +845,7 @@ def drive(plan: Plan, hubs: list[NodeProcess], shares: list[list[dict]], tls: di
         spy.wait(60)
     results = [json.loads(Path(job["out"]).read_text("utf-8")) for job in jobs]
     return {"w0": w0, "w1": w1, "before": before, "after": after, "results": results,
-            "rss": rss,
+            "rss": rss, "slices": slices,
             "profile": work / "hub.pyspy" if spy is not None else None}
 
 
@@ -833,6 +854,7 @@ def figures(plan: Plan, load: dict, base: dict, held: set, entries: list[Entry])
     out = sender_figures(load, entries, held)
     out.update(cpu_figures(load, out.pop("_cpu_documents")))
     out.update(memory_figures(load))
+    out.update(slice_figures(load))
     out.update(baseline_figures(base, plan.senders * plan.concurrency / max(
         1, out["documents_sent"])))
     out["ratio_vs_baseline"] = round(out["hub_docs_per_s"] / out["baseline_docs_per_s"], 3)
@@ -876,6 +898,28 @@ def sender_figures(load: dict, entries: list[Entry], held: set) -> dict:
         "_cpu_documents": sum(1 for r in distinct
                               if r["ok"] and w0 < r["end"] <= load["w1"]),
     }
+
+
+def page_cache_mb() -> float:
+    """The host's page cache (``Cached`` of /proc/meminfo), in MB."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Cached:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def slice_figures(load: dict) -> dict:
+    """Per ``RSS_EVERY_S`` slice of the window: the hub's CPU per document accepted in it and
+    the host's page cache at its end. A CPU per document that rises through a long run, with
+    the page cache near the host's memory, is the kernel reclaiming pages on the write path."""
+    ends = sorted(r["end"] for res in load["results"] for r in res["records"]
+                  if r["ok"] and not r["dup"])
+    cpu, cache = [], []
+    for (t0, c0, _), (t1, c1, pc) in itertools.pairwise(load["slices"]):
+        n = bisect.bisect_right(ends, t1) - bisect.bisect_right(ends, t0)
+        cpu.append(round((c1 - c0) * 1000 / n, 1) if n else None)
+        cache.append(pc)
+    return {"hub_cpu_ms_per_doc_series": cpu, "page_cache_mb_series": cache}
 
 
 def memory_figures(load: dict) -> dict:
@@ -1001,7 +1045,7 @@ def measure(plan: Plan, paths: dict[str, Path], entries: list[Entry], work: Path
     shares = schedule(entries, cache_root() / plan.kind, plan.senders, plan.concurrency,
                       random.Random(20260101))
     province = load_config(paths["province"]).tls  # the senders' identity
-    tls = {k: str(v) if v is not None else None for k, v in province.model_dump().items()}
+    tls = province.model_dump(mode="json")
     hosts = simulated_hosts(plan, workers, pki_port) if plan.netns else []
     hubs: list[NodeProcess] = []
     try:
@@ -1104,6 +1148,11 @@ def report(out: dict, log) -> None:
         log(f"  error: {line}")
     log(f"  hub memory (RSS, with its verification workers), MB every {RSS_EVERY_S:.0f} s: "
         + " ".join(f"{v:.0f}" for v in out["hub_rss_mb_series"]))
+    if "hub_cpu_ms_per_doc_series" in out:
+        log(f"  hub CPU ms per document, page cache MB, every {RSS_EVERY_S:.0f} s: "
+            + " ".join(f"{c if c is not None else '-'}/{pc:.0f}" for c, pc in
+                       zip(out["hub_cpu_ms_per_doc_series"], out["page_cache_mb_series"],
+                           strict=True)))
     log(f"  hub CPU {out['cpu_ms_per_doc']:.1f} ms per document; shares of all {out['cpus']} "
         f"cores: hub {out['hub_cpu_share']:.0%}, senders {out['senders_cpu_share']:.0%}, bench "
         f"{out['bench_cpu_share']:.0%}, whole machine {out['machine_busy_share']:.0%} (load "

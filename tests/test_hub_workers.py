@@ -181,7 +181,8 @@ def _kill_a_claimer(cl: Cluster, timeout: float = 8.0) -> tuple[NodeProcess, lis
 
 @pytest.mark.postgres
 @pytest.mark.s3
-def test_three_hub_workers_one_killed_nothing_lost_or_doubled(cluster: Cluster) -> None:
+def test_three_hub_workers_one_killed_nothing_lost_or_doubled(cluster: Cluster,
+                                                              reliability) -> None:
     cl = cluster
     started = time.monotonic()
     expected: set[str] = set()
@@ -228,6 +229,8 @@ def test_three_hub_workers_one_killed_nothing_lost_or_doubled(cluster: Cluster) 
     assert sent["deliveries"] == {"01": len(expected)}
     assert hub["outbox"] == {"delivered": hub["outbox"]["delivered"]}
     assert len(cl.balancer.connections) == WORKERS  # every worker took connections
+    reliability(workers=WORKERS, documents=DOCUMENTS, pairs=len(expected),
+                claims_taken_over=len(orphans), seconds=round(elapsed, 1), lost=0, doubled=0)
     print(f"\n{DOCUMENTS} documents, {len(expected)} (document, recipient) pairs, "
           f"{len(orphans)} claims taken over from the killed worker, balancer connections "
           f"per worker {dict(cl.balancer.connections)}: {elapsed:.1f}s")

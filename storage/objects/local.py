@@ -109,6 +109,7 @@ class LocalStore(ObjectStore):
                 _copy(data, out, h)
             out.flush()
             os.fsync(out.fileno())
+            _forget_pages(out.fileno())
         os.chmod(tmp, 0o444)
         return known or h.hexdigest()
 
@@ -187,6 +188,16 @@ def _hash_file(path: Path) -> str:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _forget_pages(fd: int) -> None:
+    """Drop a just-synced object's pages from the page cache. Originals are written once and
+    read rarely, and a hub writes gigabytes an hour: left cached, they fill memory until the
+    kernel has to reclaim pages on the write path, in the writing process's time (the hub bench
+    saw its CPU per document climb 20 % over 120 s with the page cache, and stay flat with this;
+    docs/scaling.md). The pages are clean after fsync, so dropping them loses nothing."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _fsync_dir(path: Path) -> None:
