@@ -46,7 +46,7 @@ from exchange_axis.node import Node
 from exchange_axis.receiver import MAX_PACKAGE_BYTES
 from exchange_axis.tls import crl_keeper, fingerprint, uvicorn_tls_kwargs
 from exchange_axis.transport import BUNDLE_PATH, PACKAGE_PATH, TO_HEADER
-from storage.db import database_unavailable
+from storage.db import UNAVAILABLE_MESSAGE, database_unavailable
 
 
 class PeerCertProtocol(HttpToolsProtocol):
@@ -114,11 +114,8 @@ def create_app(node: Node) -> FastAPI:
         other database error stays a 500."""
         if not database_unavailable(exc):
             raise exc
-        return JSONResponse({"error": "database_unavailable",
-                             "message_vi": "Cơ sở dữ liệu của nút tạm thời không truy cập được; "
-                                           "hãy gửi lại sau",
-                             "message_en": "the node's database is unavailable for now; "
-                                           "retry later"},
+        vi, en = UNAVAILABLE_MESSAGE
+        return JSONResponse({"error": "database_unavailable", "message_vi": vi, "message_en": en},
                             status_code=503, headers={"Retry-After": "5"})
 
     def operator(request: Request) -> None:

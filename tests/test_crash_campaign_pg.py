@@ -188,6 +188,13 @@ def test_database_unavailable_tells_a_server_gone_from_a_bad_statement(
                 held.execute(text("SELECT 1"))
         assert database_unavailable(broken.value)
         assert database_unavailable(error(pg, "SELECT 1"))  # refused: nobody listens
+        # the e-office app answers its users the same way: 503, not "internal error"
+        from api.office.errors import describe
+
+        answer = describe(broken.value)
+        assert (answer.status, answer.code) == (503, "database_unavailable")
+        assert answer.headers == {"Retry-After": "5"} and "thử lại" in answer.message_vi
+        assert describe(error(lite, "SELECT * FROM no_such_table")).status == 500
         pg_server.restart()
         with pg.engine.connect() as conn:  # the pool replaced its dead connections
             assert conn.execute(text("SELECT 1")).scalar() == 1

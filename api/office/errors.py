@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from edoc.errors import EdocError
 from exchange_axis.errors import ExchangeError
 from signing.errors import SigningError
+from storage.db import UNAVAILABLE_MESSAGE, database_unavailable
 
 log = logging.getLogger("edoc.office")
 
@@ -90,6 +91,9 @@ def describe(exc: Exception) -> ApiError:
         return ApiError(_STATUS_BY_CODE.get(name, 400), name, exc.message_vi, exc.message_en)
     if isinstance(exc, SigningError | ExchangeError):
         return ApiError(400, exc.code, exc.message_vi, exc.message_en)
+    if database_unavailable(exc):  # restarting, failing over: the same request may work soon
+        return ApiError(503, "database_unavailable", *UNAVAILABLE_MESSAGE,
+                        headers={"Retry-After": "5"})
     log.error("unforeseen error in the e-office app", exc_info=exc)
     return ApiError(500, "internal", "Lỗi hệ thống; thao tác chưa được thực hiện, hãy thử lại "
                     "hoặc báo người quản trị",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from storage.db.engine import (
     READ_ONLY,
+    UNAVAILABLE_MESSAGE,
     database_unavailable,
     is_postgres,
     make_engine,
@@ -17,6 +18,7 @@ from storage.db.engine import (
 from storage.db.migrate import current, downgrade, head, require_head, upgrade
 
 __all__ = [
+    "UNAVAILABLE_MESSAGE",
     "Database",
     "current",
     "database_unavailable",

@@ -111,6 +111,13 @@ def database_unavailable(exc: BaseException) -> bool:
     return state is None or state.startswith("08") or state in UNAVAILABLE_STATES
 
 
+#: what a user or a peer is told while the database cannot be reached (HTTP 503, Retry-After)
+UNAVAILABLE_MESSAGE = ("Cơ sở dữ liệu tạm thời không truy cập được; chưa có gì được ghi, hãy thử "
+                       "lại sau ít phút",
+                       "the database is unavailable for now; nothing was recorded: retry in a "
+                       "few minutes")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (the callers return them)."""
     return sessionmaker(engine, expire_on_commit=False)
