@@ -12,12 +12,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+RATE = 60  # requests per second
 
 
 @pytest.mark.postgres
 def test_api_bench_quick_json() -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "api.py"), "--quick", "--json"],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    # at a rate any machine of this kind sustains: the test proves every answer is right under
+    # concurrent load; the 200/s speed figure is the full bench's (a slow or busy machine made
+    # the node fall behind at 200/s here and the bench's client refused to queue further)
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "api.py"), "--quick", "--json",
+                          "--rate", str(RATE)], capture_output=True, text=True, timeout=300,
+                         cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 1, out.stdout[-3000:]
@@ -32,3 +37,4 @@ def test_api_bench_quick_json() -> None:
     assert figures["baseline_me_errors"] == 0 and figures["baseline_sql_errors"] == 0
     assert figures["inbox_requests"] > 0 and figures["view_requests"] > 0
     assert figures["requests_per_s"] > 0 and figures["inbox_p99_ms"] > 0
+    assert figures["rate_scheduled"] == RATE
