@@ -124,6 +124,28 @@ def worker_configs(hub: Path, count: int) -> list[Path]:
 
 
 # -- reading the nodes' databases -------------------------------------------------------------
+
+def lay_out_balanced_hub(tmp: Path, manifest, balancer: TcpBalancer, hub_db: str,
+                         hub_store: str, worker, count: int) -> dict[str, Path]:
+    """node.toml of province → hub → ward, the hub on ``hub_db`` / ``hub_store`` and reached by
+    its peers through ``balancer``; the others on SQLite and a local store. Returns the paths,
+    with ``hub-<i>`` for each of the ``count`` worker copies of the hub's node.toml."""
+    from api.cluster import layout  # noqa: PLC0415
+
+    def via_balancer(cfg) -> None:
+        for peer in cfg.peers:
+            if peer.name == "hub":
+                peer.url = balancer.url
+
+    paths = layout(tmp, manifest, hub_and_ward_specs(), worker=worker, extra=via_balancer,
+                   database_url=lambda name, home: hub_db if name == "hub"
+                   else f"sqlite:///{home / 'node.sqlite'}",
+                   store_url=lambda name, home: hub_store if name == "hub"
+                   else str(home / "objects"))
+    for i, path in enumerate(worker_configs(paths["hub"], count)):
+        paths[f"hub-{i}"] = path
+    return paths
+
 def incoming_pairs(db_url: str, pairs: set[str]) -> Counter[str]:
     """"DocumentId|agency" of every incoming copy of the documents named in ``pairs`` (held
     by any agency, expected or not): how often each copy is held."""

@@ -56,9 +56,9 @@ from tests.cluster_helpers import (
     arrived_pairs,
     hub_and_ward_specs,
     incoming_pairs,
+    lay_out_balanced_hub,
     outbox_idle,
     recipients_for,
-    worker_configs,
 )
 from tests.exchange_helpers import assert_consistent, directive_for, scalars, wait_for
 from tests.fixtures.pg_server import PgServer
@@ -316,17 +316,9 @@ def _campaign_cluster(tmp: Path, pki_server, s3_server, pg: PgServer, workers: i
     hub_db = _hub_db(pg, "edoc_campaign")
     hub_store = s3_server.url(s3_server.new_bucket_name("hub-pg"), retention_days=1)
 
-    def via_balancer(cfg: NodeConfig) -> None:
-        for peer in cfg.peers:
-            if peer.name == "hub":
-                peer.url = balancer.url
-
-    paths = layout(tmp, pki_server, hub_and_ward_specs(), worker=CAMPAIGN, extra=via_balancer,
-                   database_url=lambda name, home: hub_db if name == "hub"
-                   else f"sqlite:///{home / 'node.sqlite'}",
-                   store_url=lambda name, home: hub_store if name == "hub"
-                   else str(home / "objects"))
-    hub = [NodeProcess(p) for p in worker_configs(paths["hub"], workers)]
+    paths = lay_out_balanced_hub(tmp, pki_server, balancer, hub_db, hub_store, CAMPAIGN,
+                                 workers)
+    hub = [NodeProcess(paths[f"hub-{i}"]) for i in range(workers)]
     balancer.backends = [(w.cfg.host, w.cfg.port) for w in hub]
     everyone = [NodeProcess(paths["province"]), NodeProcess(paths["ward"]), *hub]
     try:

@@ -42,7 +42,6 @@ from api.cluster import (
     NAMED_COMMUNES,
     PROVINCE,
     NodeProcess,
-    layout,
 )
 from api.directive import SignedDirective, document_json
 from edoc.document import VIETNAM, Attachment, Business, DocumentPackage, TraceHeader
@@ -57,11 +56,10 @@ from tests.cluster_helpers import (
     WARD,
     TcpBalancer,
     arrived_pairs,
-    hub_and_ward_specs,
     incoming_pairs,
+    lay_out_balanced_hub,
     outbox_idle,
     recipients_for,
-    worker_configs,
 )
 from tests.exchange_helpers import (
     assert_consistent,
@@ -102,18 +100,10 @@ def cluster(tmp_path_factory, pki_server, s3_server) -> Iterator[Cluster]:
     hub_db = create_pg_database("edoc_w")
     hub_store = s3_server.url(s3_server.new_bucket_name("hub-w"), retention_days=1)
 
-    def via_balancer(cfg: NodeConfig) -> None:
-        for peer in cfg.peers:
-            if peer.name == "hub":
-                peer.url = balancer.url
-
-    paths = layout(tmp, pki_server, hub_and_ward_specs(), worker=FAST, extra=via_balancer,
-                   database_url=lambda name, home: hub_db if name == "hub"
-                   else f"sqlite:///{home / 'node.sqlite'}",
-                   store_url=lambda name, home: hub_store if name == "hub"
-                   else str(home / "objects"))
+    paths = lay_out_balanced_hub(tmp, pki_server, balancer, hub_db, hub_store, FAST,
+                                 WORKERS)
     upgrade(hub_db)  # as the deployment's migration job does, before any worker starts
-    workers = [NodeProcess(p) for p in worker_configs(paths["hub"], WORKERS)]
+    workers = [NodeProcess(paths[f"hub-{i}"]) for i in range(WORKERS)]
     balancer.backends = [(w.cfg.host, w.cfg.port) for w in workers]
     nodes = [NodeProcess(paths["province"]), NodeProcess(paths["ward"]), *workers]
     try:
