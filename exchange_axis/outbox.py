@@ -182,11 +182,11 @@ class OutboxWorker:
                                              f"local delivery failed: {body[:300]!r}",
                                              retryable=status >= 500)
                     receipt, _ = open_sealed(body, expected_fingerprint=self.node.own_fingerprint)
-                    await asyncio.to_thread(state.mark_delivered, item, body, receipt, self.now())
+                    await asyncio.to_thread(self._mark_delivered, item, body, receipt)
                     return None
                 if item.next_hop == NATIONAL:
                     receipt, raw = await asyncio.to_thread(self.node.axis.send, item)
-                    await asyncio.to_thread(state.mark_delivered, item, raw, receipt, self.now())
+                    await asyncio.to_thread(self._mark_delivered, item, raw, receipt)
                     return None
                 peer = self.node.cfg.peer(item.next_hop)
                 answer = await self.client.post(peer, PACKAGE_PATH, item.package,
@@ -207,10 +207,17 @@ class OutboxWorker:
                 return await asyncio.to_thread(self._failed, item,
                                                TransportError(str(exc), str(exc)))
             self.node.crash_point("sender_before_mark_delivered")
-            await asyncio.to_thread(state.mark_delivered, item, answer.body, receipt, self.now())
+            await asyncio.to_thread(self._mark_delivered, item, answer.body, receipt)
             if item.attempts > 1:
                 await asyncio.to_thread(state.wake_peer, item.next_hop, self.now())
             return None
+
+    def _mark_delivered(self, item: OutboxItem, answer: bytes, receipt) -> None:
+        """Record the delivery; a document relayed here and refused whole by the next hop is
+        reported to its sender in the same transaction (``Receiver.refused_relay``)."""
+        then = (self.node.receiver.refused_relay(item.package, receipt.recipients)
+                if item.kind == "document" else [])
+        self.node.state.mark_delivered(item, answer, receipt, self.now(), then)
 
     async def _deliver_bundle(self, sem: asyncio.Semaphore, items: list[OutboxItem]
                               ) -> datetime | None:

@@ -329,10 +329,7 @@ class Receiver:
                 package, c, StatusCode("15"), "Đã hủy văn bản bị thu hồi", original=True))
                 for c in plan.local) if t is not None]
         if relayed:  # the sender is not our neighbour: its 01/02 travel back as status packages
-            back = [self.status_for(package, o.agency_code, StatusCode(o.status),
-                                    o.reason_vi or None, original=kind == BusinessType.UPDATE)
-                    for o in arrival.outcomes if o.status != "relayed"]
-            arrival.forward += [t for t in map(self.status_transfer, back) if t is not None]
+            arrival.forward += self.statuses_back(package, arrival.outcomes)
         for attachment in package.attachments:
             digest = digests[id(attachment)]
             arrival.attachment_shas.append((attachment, digest))
@@ -390,6 +387,34 @@ class Receiver:
         doc = replace(package.document, recipients=recipients)
         trace = TraceHeader(self.node.organ_id, self.node.now())
         return build(replace(package, document=doc, traces=[*package.traces, trace]))
+
+    def statuses_back(self, package: DocumentPackage, outcomes: list[RecipientOutcome]
+                      ) -> list[Transfer]:
+        """Status packages telling a document's sender what became of its recipients (01, or
+        02 with the reason), each routed towards the sender; "relayed" outcomes say nothing
+        yet (the node further on answers for them)."""
+        business = package.business
+        original = business is not None and business.doc_type == BusinessType.UPDATE
+        back = [self.status_for(package, o.agency_code, StatusCode(o.status),
+                                o.reason_vi or None, original=original)
+                for o in outcomes if o.status != "relayed"]
+        return [t for t in map(self.status_transfer, back) if t is not None]
+
+    def refused_relay(self, package_bytes: bytes, outcomes: list[RecipientOutcome]
+                      ) -> list[Transfer]:
+        """A document this node relayed, refused whole by the next hop: 02 status packages to
+        its sender. A node that refuses every recipient of a package records nothing
+        (``_answer``), so it sends no status either; only the relay holds its receipt, and
+        without these the sender would wait at "relayed" for ever. A refusal of some
+        recipients only is recorded there, and that node sends the statuses itself."""
+        if not outcomes or not all(o.status in REFUSALS for o in outcomes):
+            return []
+        package = parse(package_bytes)
+        if not isinstance(package, DocumentPackage):
+            return []
+        if self.node.routing.next_hop(normalise(package.document.sender.organ_id)) == LOCAL:
+            return []  # our own document: its receipt is recorded as its statuses
+        return self.statuses_back(package, outcomes)
 
     def status_for(self, package: DocumentPackage, recipient: str, code: StatusCode,
                    description: str | None = None, *, original: bool = False) -> StatusMessage:

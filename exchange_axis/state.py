@@ -376,25 +376,31 @@ class NodeState:
         """Several rows delivered by one bundle: one transaction."""
         with self.session() as s, s.begin():
             marked = [(item, answer) for item, answer, receipt in done
-                      if self._delivered(s, item, answer, receipt, now)]
+                      if self._delivered(s, item, answer, receipt, now, [])]
             if marked:
                 self._audit(s, "delivered", f"bundle:{marked[0][0].next_hop}",
                             {"items": [_delivery(item, answer) for item, answer in marked]})
 
     def mark_delivered(self, item: OutboxItem, answer: bytes, receipt: Any,
-                       now: dt.datetime) -> None:
-        """The row is done; what the receipt says about each recipient becomes its status."""
+                       now: dt.datetime, then: list[Transfer] | None = None) -> None:
+        """The row is done; what the receipt says about each recipient becomes its status.
+        ``then``: rows the delivery gives rise to (a relayed document's refusals, reported to
+        its sender), enqueued with the mark so they exist once, or not at all."""
         with self.session() as s, s.begin():
-            if self._delivered(s, item, answer, receipt, now):
-                self._audit(s, "delivered", f"outbox:{item.id}", _delivery(item, answer))
+            if self._delivered(s, item, answer, receipt, now, then or []):
+                details = _delivery(item, answer)
+                if then:
+                    details["refusals_reported"] = _transfers(then)
+                self._audit(s, "delivered", f"outbox:{item.id}", details)
 
     def _delivered(self, s: Session, item: OutboxItem, answer: bytes, receipt: Any,
-                   now: dt.datetime) -> bool:
+                   now: dt.datetime, then: list[Transfer]) -> bool:
         """Mark the row delivered; False if it is no longer ours (its lease expired and another
         worker took it), so only the worker that marked it records the delivery."""
         if not OutboxRepository(s).mark_delivered(item.id, worker=self.worker_id,
                                                   receipt=answer, now=now):
             return False
+        self._enqueue(s, then, now)
         if item.kind != "document" or item.document_id is None:
             return True
         doc = s.get(m.Document, item.document_id)

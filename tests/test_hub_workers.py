@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import subprocess
 import sys
 import threading
@@ -36,7 +37,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
-from sqlalchemy import String, select
+from sqlalchemy import String, func, select
 
 from api.cluster import (
     NAMED_COMMUNES,
@@ -48,6 +49,7 @@ from edoc.document import VIETNAM, Attachment, Business, DocumentPackage, TraceH
 from edoc.edxml import build
 from exchange_axis.config import NodeConfig, WorkerSettings
 from exchange_axis.node import document_from_json
+from exchange_axis.receipts import Receipt
 from exchange_axis.state import NodeState, worker_seat
 from exchange_axis.transport import PACKAGE_PATH, TO_HEADER, client_context
 from storage.db import models as m
@@ -139,6 +141,20 @@ def _claimers(db_url: str, ids: list[int]) -> list[str]:
         m.OutboxItem.id.in_(ids), m.OutboxItem.state == "delivered"))
 
 
+def _ward_answers(hub_db: str) -> list[str]:
+    """What the ward's receipts said to the hub's relays, outcomes other than 01 only (a
+    time-out must show whether the ward refused the relayed copies, and why)."""
+    o = m.OutboxItem
+    out = []
+    for row in scalars(hub_db, select(o.receipt).where(o.next_hop == "ward",
+                                                      o.kind == "document",
+                                                      o.receipt.is_not(None))):
+        receipt = Receipt.from_bytes(base64.b64decode(json.loads(row)["receipt"]))
+        out += [f"{receipt.document_id}|{r.agency_code} {r.status} {r.reason_en}"
+                for r in receipt.recipients if r.status != "01"]
+    return out
+
+
 # -- the stream -------------------------------------------------------------------------------
 def _issue(cl: Cluster, n: int) -> set[str]:
     """Issue document number n at the province; returns its "DocumentId|recipient" pairs."""
@@ -197,6 +213,19 @@ def test_three_hub_workers_one_killed_nothing_lost_or_doubled(cluster: Cluster,
         a time-out seen once (issue 13's note) must say whether it was slowness or a race."""
         missing = sorted(expected - set(arrived_pairs(province_db)))
         lines = [f"{len(missing)} pairs without 01 at the province, e.g. {missing[:5]}"]
+        ids = [p.split("|")[0] for p in missing]
+        lines.append("what the province recorded for them: " + repr(scalars(province_db, select(
+            m.StatusEvent.external_document_id + "|" + m.StatusEvent.agency_code + " "
+            + m.StatusEvent.status_code + " " + func.coalesce(m.StatusEvent.description, "-"))
+            .where(m.StatusEvent.external_document_id.in_(ids)))[:8]))
+        held = sorted(incoming_pairs(ward_db, set(missing)))
+        lines.append(f"copies held at the ward: {held[:5]}")
+        lines.append(f"the ward's answers to the hub's relays: {_ward_answers(hub_db)[:5]}")
+        for node in (cl.province, cl.ward, cl.workers[0]):
+            refused = scalars(node.cfg.database_url, select(m.AuditEntry.details).where(
+                m.AuditEntry.action == "refused"))
+            lines.append(f"{node.cfg.name} refused ({len(refused)}): "
+                         f"{[r[:300] for r in refused[:3]]}")
         for node in (cl.province, cl.ward, cl.workers[0]):
             backlog = outbox_backlog(node.cfg.database_url)
             lines.append(f"{node.cfg.name} outbox not delivered ({len(backlog)}): {backlog[:8]}")
