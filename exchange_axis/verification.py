@@ -48,6 +48,14 @@ class Verdict:
         return self.indication == PASSED
 
     @property
+    def settled(self) -> bool:
+        """A judgement of the file, kept for its later arrivals (``signing.validation.pdf.
+        settled``): not "try later", not a validator that failed midway."""
+        from signing.validation.pdf import settled  # noqa: PLC0415
+
+        return settled(self.report.get("sub_indication"), self.report.get("errors"))
+
+    @property
     def try_later(self) -> bool:
         """INDETERMINATE / TRY_LATER: a revocation service did not answer (a commune's weak
         line, an OCSP responder down). Not a judgement of the document: the arrival is answered
@@ -72,9 +80,11 @@ def verify(data: bytes, digest: str, trust: Any, revocation: str) -> Verdict:
 
     try:
         report = verify_pdf(data, trust=trust, revocation=revocation)
-    except Exception as exc:  # noqa: BLE001 - an unreadable PDF is a verdict, not a crash
+    except Exception as exc:  # noqa: BLE001 - reported, never a crash; not kept (unsettled)
+        from signing.validation.pdf import UNEXPECTED  # noqa: PLC0415
+
         return Verdict(digest, "TOTAL_FAILED", f"Không đọc được tệp PDF: {exc}",
-                       f"unreadable PDF: {exc}", {"error": str(exc)})
+                       f"unreadable PDF: {exc}", {"errors": [f"{UNEXPECTED}: {exc}"]})
     return Verdict(digest, str(report.indication), report.summary_vi, report.summary_en,
                    report.to_dict())
 
@@ -126,7 +136,7 @@ class Verifier:
                 return cached
             self.count += 1
             verdict = self._verify(data, digest)
-            if verdict.try_later:  # the next attempt must ask the revocation services again
+            if not verdict.settled:  # the next arrival verifies afresh
                 return verdict
             self._cache[digest] = verdict
             if len(self._cache) > CACHE_SIZE:

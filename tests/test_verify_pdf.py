@@ -112,6 +112,37 @@ def test_cache_makes_repeat_free(signed, trust):
     assert other is not first and other.indication is Indication.INDETERMINATE
 
 
+def test_a_validator_failing_midway_is_reported_and_not_kept(signed, trust, dev_pki,
+                                                             monkeypatch):
+    """An exception inside the validator (a bug, a library hiccup) is reported, never raised,
+    and is not a verdict on the file: neither verify_pdf's cache nor a node's Verifier keeps it,
+    so the next arrival of the same bytes is verified afresh. A kept failure would refuse every
+    later copy of a good directive for the life of the process."""
+    from exchange_axis.verification import Verifier
+    from signing.validation import pdf as pdf_mod
+
+    real, calls = pdf_mod._verify, []
+
+    def hiccup(data, opts):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a passing fault")
+        return real(data, opts)
+
+    clear_caches()
+    monkeypatch.setattr(pdf_mod, "_verify", hiccup)
+    first = verify_pdf(signed, trust=trust)
+    assert first.indication is Indication.TOTAL_FAILED
+    assert "RuntimeError: a passing fault" in first.errors[0]
+    assert verify_pdf(signed, trust=trust).indication is Indication.TOTAL_PASSED
+    clear_caches()
+    calls.clear()
+    verifier = Verifier(trust_dirs=[dev_pki.root.parent])
+    assert not verifier.check_pdf(signed).passed
+    assert verifier.check_pdf(signed).passed and verifier.count == 2
+    assert verifier.check_pdf(signed).passed and verifier.count == 2  # a verdict is kept
+
+
 def test_byte_flipped_in_signed_range_is_hash_failure(signed, trust, tmp_path):
     report0 = verify_pdf(signed, trust=trust, revocation="off")
     start = report0.signatures[0].facts.byte_range[1] // 2

@@ -98,13 +98,13 @@ def verify_pdf(
         report = _verify(data, opts)
     except Exception as exc:  # last line of defence: never crash on hostile input
         log.debug("verification failed", exc_info=True)
-        report = _unreadable(f"unexpected error while validating: {type(exc).__name__}: {exc}")
+        report = _unreadable(f"{UNEXPECTED}: {type(exc).__name__}: {exc}")
     report.sha256 = digest
     report.size = len(data)
     report.validation_time = opts.moment()
-    # a report left TRY_LATER (a revocation service did not answer) is not a judgement of the
-    # file: the next question must ask the services again
-    if use_cache and report.sub_indication is not SubIndication.TRY_LATER:
+    # a report left TRY_LATER (a revocation service did not answer), or cut short by an
+    # unexpected error, is not a judgement of the file: the next question verifies afresh
+    if use_cache and settled(report.sub_indication, report.errors):
         with _CACHE_LOCK:
             _CACHE[key] = report
             if len(_CACHE) > _CACHE_MAX:
@@ -124,6 +124,18 @@ _REASONS_VI = {
     "PDF structure unreadable": "cấu trúc PDF bị hỏng, không đọc được",
     "unexpected error": "lỗi không lường trước khi kiểm tra",
 }
+
+
+#: how a report cut short by an exception in the validator begins its error
+UNEXPECTED = "unexpected error while validating"
+
+
+def settled(sub_indication: str | None, errors: list[str] | None) -> bool:
+    """Whether a report (its sub-indication and errors) judges the file, so it may be kept and
+    reused: not when a revocation service did not answer (TRY_LATER), nor when the validator
+    itself failed midway (a fault of ours or of the moment, not a verdict on the bytes)."""
+    return (sub_indication != SubIndication.TRY_LATER
+            and not any(str(e).startswith(UNEXPECTED) for e in errors or []))
 
 
 def _unreadable(reason: str, signatures: list[SignatureReport] | None = None) -> PdfReport:
