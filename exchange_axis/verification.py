@@ -79,7 +79,7 @@ def verify(data: bytes, digest: str, trust: Any, revocation: str) -> Verdict:
     from signing.validation import verify_pdf  # noqa: PLC0415 - heavy, only when used
 
     try:
-        report = verify_pdf(data, trust=trust, revocation=revocation)
+        report = verify_pdf(data, trust=trust, revocation=revocation, sha256=digest)
     except Exception as exc:  # noqa: BLE001 - reported, never a crash; not kept (unsettled)
         from signing.validation.pdf import UNEXPECTED  # noqa: PLC0415
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-import httpx
 from asn1crypto import cms, pem, x509
+
+from signing.netclient import client
 
 FETCH_TIMEOUT_S = 5.0
 MAX_DEPTH = 8  # longer chains do not occur in practice; stops loops on broken AIA data
@@ -55,7 +56,7 @@ def _fetch(url: str, timeout: float) -> list[x509.Certificate]:
     if hit is not None:
         return hit
     try:
-        resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+        resp = client().get(url, timeout=timeout, follow_redirects=True)
         resp.raise_for_status()
         certs = _parse(resp.content)
     except Exception:  # unreachable or garbage: the caller reports what stays missing

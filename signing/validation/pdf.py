@@ -66,19 +66,21 @@ def verify_pdf(
     revocation: str = "online",
     timeout: float = revocation_mod.DEFAULT_TIMEOUT,
     use_cache: bool = True,
+    sha256: str | None = None,
 ) -> PdfReport:
     """Validate every signature in ``data``. Never raises for bad input: the report says why.
 
     ``at`` validates as of that time (default: now). ``revocation`` is ``online`` (OCSP, then
     CRL, then embedded data), ``offline`` (embedded DSS/adbe data only) or ``off``.
     Reports are cached by content hash, trust configuration, moment and revocation freshness;
-    treat returned reports as read-only.
+    treat returned reports as read-only. ``sha256``: the file's hash (hex) when the caller has
+    it already (a node hashes every arrival once), so 2 MB are not hashed again.
     """
     if revocation not in ("online", "offline", "off"):
         raise ValueError("revocation must be online, offline or off")
     trust = trust or TrustStore()
     data = bytes(data)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     key = (
         digest,
         trust.fingerprint(),

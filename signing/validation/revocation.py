@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from signing.netclient import client
 from signing.validation.report import RevocationInfo, RevocationStatus
 
 FRESHNESS_SECONDS = 1800  # how long a fetched answer is reused
@@ -140,7 +141,7 @@ class Checker:
             return None
         try:
             req = ocsp.OCSPRequestBuilder().add_certificate(c, i, hashes.SHA1()).build()
-            resp = httpx.post(
+            resp = client().post(
                 url,
                 content=req.public_bytes(serialization.Encoding.DER),
                 headers={"Content-Type": "application/ocsp-request"},
@@ -168,7 +169,7 @@ class Checker:
             if _recently_dead(url, details):
                 return None
             try:
-                resp = httpx.get(url, timeout=self.timeout)
+                resp = client().get(url, timeout=self.timeout)
                 resp.raise_for_status()
                 crl = _load_crl(resp.content)
             except Exception as exc:
