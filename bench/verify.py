@@ -6,7 +6,10 @@ Measured in one run, on one core:
   node — validating 1,000 incoming directives asks the OCSP responder once per signer);
 - ``pyhanko_docs_per_s``: the plain pyHanko loop (``PdfFileReader`` + ``validate_pdf_signature``
   per signature, trust roots given, no revocation fetching) on the same documents;
-- ``repeat_docs_per_s``: the same bytes again (cache hit: hashing the bytes is the cost).
+- ``repeat_docs_per_s``: the same bytes again (cache hit: hashing the bytes is the cost);
+- ``responder_down_docs_per_s``: the same documents while the OCSP responder and CRL server
+  refuse connections (every answer TRY_LATER, nothing cached), and its ratio to the cold rate:
+  what a node spends on each arrival it answers "try later" during an outage.
 
 Usage: ``python bench/verify.py [--quick] [--json] [--docs N]``. Targets: ≥ 100 docs/s cold,
 ≥ 10,000/s repeat. The last line is one JSON object with the figures.
@@ -121,6 +124,22 @@ def bench_pyhanko(docs: list[bytes], trust: TrustStore) -> tuple[float, float, b
     return len(docs) / c.cpu, len(docs) / c.wall, ok
 
 
+def bench_responder_down(docs: list[bytes], trust: TrustStore) -> tuple[float, float, bool]:
+    """Verification while the OCSP responder and CRL server refuse connections (after the PKI
+    server stopped): every answer is INDETERMINATE/TRY_LATER, none is cached, and each costs
+    what a node pays for every arrival it answers "try later" during an outage."""
+    from signing.validation import SubIndication, revocation
+
+    ok = True
+    revocation.clear_cache()  # no OCSP answer or CRL kept from when the services were up
+    validation_pdf.clear_cache()  # nor any report
+    with Clock() as c:
+        for d in docs:
+            report = verify_pdf(d, trust=trust)
+            ok &= report.sub_indication is SubIndication.TRY_LATER
+    return len(docs) / c.cpu, len(docs) / c.wall, ok
+
+
 def bench_repeat(doc: bytes, trust: TrustStore, n: int) -> tuple[float, float]:
     verify_pdf(doc, trust=trust)
     with Clock() as c:
@@ -157,12 +176,16 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             server.shutdown()
             server.server_close()
+        down, down_wall, down_ok = bench_responder_down(docs, trust)
     result = {
         "docs": n,
         "docs_per_s": round(ours, 1),
         "pyhanko_docs_per_s": round(theirs, 1),
         "ratio_vs_pyhanko": round(ours / theirs, 2),
         "repeat_docs_per_s": round(again, 1),
+        "responder_down_docs_per_s": round(down, 1),
+        "responder_down_ratio": round(down / ours, 2),
+        "responder_down_all_try_later": bool(down_ok),
         "docs_per_s_wall": round(ours_wall, 1),
         "pyhanko_docs_per_s_wall": round(theirs_wall, 1),
         "repeat_docs_per_s_wall": round(again_wall, 1),
@@ -177,6 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"[{theirs_wall:.1f}]  ratio {ours / theirs:.2f}x"
     )
     say(f"same bytes again (cache hit):                     {again:8.1f} docs/s [{again_wall:.1f}]")
+    say(f"revocation services down (TRY_LATER, not cached): {down:8.1f} docs/s "
+        f"[{down_wall:.1f}]  ratio {down / ours:.2f}x")
     print(json.dumps(result))
     return result
 

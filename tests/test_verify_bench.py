@@ -28,3 +28,4 @@ def test_bench_verify_quick_json():
     for key in ("docs_per_s", "pyhanko_docs_per_s", "repeat_docs_per_s", "ratio_vs_pyhanko"):
         assert figures[key] > 0
     assert figures["all_total_passed"] and figures["pyhanko_all_valid"]
+    assert figures["responder_down_docs_per_s"] > 0 and figures["responder_down_all_try_later"]
