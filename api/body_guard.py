@@ -24,6 +24,16 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+#: where ``BodyGuard`` leaves the body it read in the request's scope
+BODY_KEY = "edoc.body"
+
+
+def guarded_body(scope: Scope) -> bytes | None:
+    """The body ``BodyGuard`` read (None: not guarded). Routes taking a package read it here:
+    Starlette's ``Request.body()`` would join it with an empty last chunk, copying 2 MB."""
+    return scope.get(BODY_KEY)
+
+
 class _Refused(Exception):
     def __init__(self, status: int, code: str, vi: str, en: str) -> None:
         super().__init__(en)
@@ -44,6 +54,7 @@ class BodyGuard:
             await _answer(send, r)
             return
         sent = False
+        scope[BODY_KEY] = body
 
         async def replay() -> Message:
             nonlocal sent

@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.body_guard import BodyGuard
+from api.body_guard import BodyGuard, guarded_body
 from api.node_bodies import (
     BadBody,
     IssueBody,
@@ -126,7 +126,9 @@ def create_app(node: Node) -> FastAPI:
     @app.post(PACKAGE_PATH)
     async def receive(request: Request) -> Response:
         der = _peer_cert(request)
-        body = await request.body()
+        body = guarded_body(request.scope)
+        if body is None:
+            body = await request.body()
         to = [c for c in request.headers.get(TO_HEADER, "").split(",") if c]
         status, answer = await asyncio.to_thread(node.receive, body, der, to)
         return Response(answer, status_code=status, media_type="application/json")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -45,6 +46,9 @@ from exchange_axis.verification import Verdict
 MAX_PACKAGE_BYTES = 256 * 1024 * 1024
 #: how many locks serialise arrivals of one idempotency key (a key always maps to the same one)
 LOCK_STRIPES = 64
+#: idempotency keys remembered per process (``Receiver._recorded``): far more than the
+#: arrivals a node has in flight at once
+RECORDED_KEYS = 4096
 #: recipient outcomes that accept nothing (the arrival stores nothing for them)
 REFUSALS = ("02", "16")
 #: ExchangeError code of an arrival that could not be judged now (a revocation service did not
@@ -100,6 +104,13 @@ class Receiver:
         # fixed set of locks (bounded memory in a long-running worker; across workers the
         # database's unique inbox key decides)
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        # idempotency keys this process recorded lately: an arrival whose key is not among them
+        # was not recorded here since ``_prepare`` looked it up, so it skips a second lookup
+        # (one SQL round trip per arrival); another process's concurrent copy is caught by the
+        # inbox's unique key in ``record_arrival``. Bounded: a key forgotten costs only that
+        # lookup's saving, never a duplicate.
+        self._recorded: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._recorded_lock = threading.Lock()
 
     # -- entry point -------------------------------------------------------------------------
     def handle(self, body: bytes, peer: Peer | None, to: list[str] | None = None
@@ -156,12 +167,24 @@ class Receiver:
             return prepared
         lock = self._locks[hash(prepared.key) % LOCK_STRIPES]
         with lock:
-            first = self.node.state.inbox_receipt(*prepared.key)
-            if first is not None:
-                return 200, first
+            if self._recently_recorded(prepared.key):  # a copy got in while this one was read
+                first = self.node.state.inbox_receipt(*prepared.key)
+                if first is not None:
+                    return 200, first
             answer = self._answer(prepared)
+            self._remember(prepared.key)
             self.node.crash_point("after_receiver_commit")
             return 200, answer
+
+    def _recently_recorded(self, key: tuple[str, str, str]) -> bool:
+        with self._recorded_lock:
+            return key in self._recorded
+
+    def _remember(self, key: tuple[str, str, str]) -> None:
+        with self._recorded_lock:
+            self._recorded[key] = None
+            if len(self._recorded) > RECORDED_KEYS:
+                self._recorded.popitem(last=False)
 
     def _prepare(self, body: bytes, came_from: str, to: list[str] | None
                  ) -> tuple[int, bytes] | Arrival:
