@@ -96,14 +96,15 @@ _MOVE_HEAD = (update(AuditHead.__table__).where(AuditHead.__table__.c.id == 1)
               .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
 
+_LOCK_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+
+
 class AuditLog:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def _lock_head(self) -> tuple[int, str]:
-        row = self.session.execute(
-            select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-        ).one_or_none()
+        row = self.session.execute(_LOCK_HEAD).one_or_none()
         if row is None:
             raise AuditError(
                 "Thiếu dòng đầu chuỗi nhật ký (audit_head): chạy `edoc db upgrade`",

@@ -12,12 +12,40 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.db.models import InboxItem, utcnow
 from storage.errors import StorageError
+
+#: the receiver's two statements per arrival, built once (building a statement with its
+#: clauses cost more than running it on a hub's hot path)
+_RECEIPT_OF = select(InboxItem.receipt).where(
+    InboxItem.sender == bindparam("r_sender"),
+    InboxItem.document_id == bindparam("r_document_id"),
+    InboxItem.package_hash == bindparam("r_hash"),
+)
+_CLAIMS: dict[str, Any] = {}
+_CLAIMED = ("sender", "document_id", "package_hash", "package_key", "receipt", "outcome",
+            "reason", "local_document_id", "received_at")
+
+
+def _claim_statement(dialect: str) -> Any:
+    stmt = _CLAIMS.get(dialect)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = InboxItem.__table__
+        stmt = (
+            insert(table)
+            .values({name: bindparam(f"c_{name}") for name in _CLAIMED})
+            .on_conflict_do_nothing(
+                index_elements=[table.c.sender, table.c.document_id, table.c.package_hash]
+            )
+            .returning(table.c.id)
+        )
+        _CLAIMS[dialect] = stmt
+    return stmt
 
 
 @dataclass(frozen=True)
@@ -60,38 +88,19 @@ class InboxRepository:
     ) -> bool:
         """Insert the package's row unless (sender, DocumentId, hash) is already there; True if
         this call inserted it. One statement, no row loaded: the receiver's hot path."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = InboxItem.__table__
-        stmt = (
-            insert(table)
-            .values(
-                sender=sender,
-                document_id=document_id,
-                package_hash=package_hash,
-                package_key=package_key,
-                receipt=receipt,
-                outcome=outcome,
-                reason=reason,
-                local_document_id=local_document_id,
-                received_at=now or utcnow(),
-            )
-            .on_conflict_do_nothing(
-                index_elements=[table.c.sender, table.c.document_id, table.c.package_hash]
-            )
-            .returning(table.c.id)
-        )
-        return self.session.execute(stmt).scalar_one_or_none() is not None
+        stmt = _claim_statement(self.session.get_bind().dialect.name)
+        values = {"sender": sender, "document_id": document_id, "package_hash": package_hash,
+                  "package_key": package_key, "receipt": receipt, "outcome": outcome,
+                  "reason": reason, "local_document_id": local_document_id,
+                  "received_at": now or utcnow()}
+        params = {f"c_{name}": values[name] for name in _CLAIMED}
+        return self.session.execute(stmt, params).scalar_one_or_none() is not None
 
     def receipt_of(self, sender: str, document_id: str, package_hash: str) -> bytes | None:
         """The receipt recorded for a package (None: not taken, or taken without receipt)."""
-        return self.session.scalar(
-            select(InboxItem.receipt).where(
-                InboxItem.sender == sender,
-                InboxItem.document_id == document_id,
-                InboxItem.package_hash == package_hash,
-            )
-        )
+        return self.session.scalar(_RECEIPT_OF, {"r_sender": sender,
+                                                 "r_document_id": document_id,
+                                                 "r_hash": package_hash})
 
     def find(self, sender: str, document_id: str, package_hash: str) -> InboxItem | None:
         return self.session.scalar(
