@@ -233,6 +233,7 @@ def serve(cfg: NodeConfig, office: Any = None) -> None:
     config = uvicorn.Config(
         peer_app, host=cfg.host, port=cfg.port, http=protocol,
         log_level="warning", timeout_keep_alive=30, timeout_graceful_shutdown=1,
+        proxy_headers=False,  # peers are who their certificates say, not what headers claim
         **_server_tls(cfg),
     )
     if office is None:

@@ -361,9 +361,8 @@ class Receiver:
         # the validation report of each signed file, as judged on arrival, is shown to clerks
         # later (JSON and HTML) without verifying again: the verdict they act on is this one
         for verdict in arrival.verdicts:
-            if verdict.report and verdict.sha256 not in arrival.report_keys:
-                arrival.report_keys[verdict.sha256] = node.store.put(json.dumps(
-                    verdict.report, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+            if verdict.report_json and verdict.sha256 not in arrival.report_keys:
+                arrival.report_keys[verdict.sha256] = node.store.put(verdict.report_json)
         # the package as received is evidence too (which bytes came, from whom, when)
         arrival.package_key = node.store.put(arrival.package, sha256=arrival.package_sha256)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import json
 import multiprocessing
 import threading
 from collections import OrderedDict
@@ -37,30 +38,43 @@ CACHE_SIZE = 256
 
 @dataclass(frozen=True)
 class Verdict:
+    """A file's verdict. The validation report travels as the JSON kept as evidence, made
+    where the file was verified (a worker process): the node's main process, which every
+    arrival passes through, neither unpickles the report's nested structure nor encodes it."""
+
     sha256: str
     indication: str
     summary_vi: str
     summary_en: str
-    report: dict[str, Any]
+    #: the validation report, ``json.dumps(report, ensure_ascii=False, sort_keys=True)`` in
+    #: UTF-8 (b"" when there is none): exactly the bytes stored beside the original
+    report_json: bytes
+    #: a judgement of the file, kept for its later arrivals (``signing.validation.pdf.
+    #: settled``): not "try later", not a validator that failed midway
+    settled: bool
+    #: INDETERMINATE / TRY_LATER: a revocation service did not answer (a commune's weak line,
+    #: an OCSP responder down). Not a judgement of the document: the arrival is answered "try
+    #: again" and the verdict is not kept
+    try_later: bool
 
     @property
     def passed(self) -> bool:
         return self.indication == PASSED
 
     @property
-    def settled(self) -> bool:
-        """A judgement of the file, kept for its later arrivals (``signing.validation.pdf.
-        settled``): not "try later", not a validator that failed midway."""
+    def report(self) -> dict[str, Any]:
+        return json.loads(self.report_json) if self.report_json else {}
+
+    @classmethod
+    def of(cls, sha256: str, indication: str, summary_vi: str, summary_en: str,
+           report: dict[str, Any]) -> Verdict:
         from signing.validation.pdf import settled  # noqa: PLC0415
 
-        return settled(self.report.get("sub_indication"), self.report.get("errors"))
-
-    @property
-    def try_later(self) -> bool:
-        """INDETERMINATE / TRY_LATER: a revocation service did not answer (a commune's weak
-        line, an OCSP responder down). Not a judgement of the document: the arrival is answered
-        "try again" and the verdict is not kept."""
-        return self.report.get("sub_indication") == "TRY_LATER"
+        sub = report.get("sub_indication")
+        text = (json.dumps(report, ensure_ascii=False, sort_keys=True).encode("utf-8")
+                if report else b"")
+        return cls(sha256, indication, summary_vi, summary_en, text,
+                   settled(sub, report.get("errors")), sub == "TRY_LATER")
 
 
 def load_trust(trust_dirs: list[Path], development: bool) -> Any:
@@ -83,10 +97,10 @@ def verify(data: bytes, digest: str, trust: Any, revocation: str) -> Verdict:
     except Exception as exc:  # noqa: BLE001 - reported, never a crash; not kept (unsettled)
         from signing.validation.pdf import UNEXPECTED  # noqa: PLC0415
 
-        return Verdict(digest, "TOTAL_FAILED", f"Không đọc được tệp PDF: {exc}",
-                       f"unreadable PDF: {exc}", {"errors": [f"{UNEXPECTED}: {exc}"]})
-    return Verdict(digest, str(report.indication), report.summary_vi, report.summary_en,
-                   report.to_dict())
+        return Verdict.of(digest, "TOTAL_FAILED", f"Không đọc được tệp PDF: {exc}",
+                          f"unreadable PDF: {exc}", {"errors": [f"{UNEXPECTED}: {exc}"]})
+    return Verdict.of(digest, str(report.indication), report.summary_vi, report.summary_en,
+                      report.to_dict())
 
 
 #: the worker process's trust store and revocation mode (set by ``_worker_init``)
