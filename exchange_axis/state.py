@@ -129,9 +129,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 #: how often an arrival transaction aborted by a deadlock / serialisation failure is run again
 DEADLOCK_RETRIES = 4
-#: the incoming copies of one arrival, one row per hosted recipient, ids in the rows' order
-_INSERT_DOCUMENTS = insert(m.Document.__table__).returning(
-    m.Document.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_DOCUMENT = insert(m.Document.__table__).returning(m.Document.__table__.c.id)
 
 
 class NodeState:
@@ -634,9 +632,11 @@ class NodeState:
             return {}, self._incoming_update(s, arrival)
         doc = arrival.parsed.document
         at = arrival.received_at
+        row_ids: dict[str, int] = {}
         files = [(a.name, sha, len(a.data)) for a, sha in arrival.attachment_shas]
         report = {v.sha256: v for v in arrival.verdicts}
         numbers: dict[str, int] = {}
+        first: int | None = None
         registers = Registers(s)
         sender = normalise(doc.sender.organ_id)
         code_text = str(doc.code) if doc.code else None
@@ -665,27 +665,22 @@ class NodeState:
         # register counters are row-locked until commit: taken in one order (sorted codes) by
         # every arrival, so two packages to the same communes listed differently cannot
         # deadlock on PostgreSQL
-        # one statement per table for all the recipients, not one per recipient
-        codes = sorted(arrival.local)
-        agency_ids = [self.agency_id(s, code) for code in codes]
-        ids: list[int] = []
-        seqs: dict[int, int] = {}
-        if agency_ids:  # (an empty parameter list would insert one row of defaults)
-            ids = list(s.execute(_INSERT_DOCUMENTS, [{**document, "agency_id": a}
-                                                     for a in agency_ids]).scalars())
-            seqs = registers.register_incoming_many(
-                list(zip(agency_ids, ids, strict=True)), at, sender_code=sender,
-                sender_name=doc.sender.name, original_number=code_text, subject=doc.subject)
-        row_ids = dict(zip(codes, ids, strict=True))
-        first = ids[0] if ids else None
-        for code, agency_id, row_id in zip(codes, agency_ids, ids, strict=True):
-            numbers[code] = seqs[agency_id]
+        for code in sorted(arrival.local):
+            agency_id = self.agency_id(s, code)
+            row_id = s.execute(_INSERT_DOCUMENT, {**document, "agency_id": agency_id}
+                               ).scalar_one()
+            first = first or row_id
+            row_ids[code] = row_id
             file_rows += [{"document_id": row_id, "role": "main" if sha in report
                            else "attachment", "name": name, "sha256": sha,
                            "object_key": arrival.file_keys[sha], "size": size,
                            "content_type": "application/pdf" if sha in report
                            else "application/octet-stream", "created_at": at}
                           for name, sha, size in files]
+            numbers[code] = registers.register_incoming(
+                agency_id, at, document_id=row_id, sender_code=sender,
+                sender_name=doc.sender.name, original_number=code_text,
+                subject=doc.subject).seq
             event_rows.append({"document_id": row_id, "external_document_id": doc.document_id,
                                "agency_code": code, "status_code": "01",
                                "description": "Đã đến", "occurred_at": at, "recorded_at": at,

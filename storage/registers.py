@@ -126,35 +126,7 @@ def next_value(session: Session, agency_id: int, register: str, year: int) -> in
                                       "c_year": year}).scalar_one())
 
 
-def next_values(session: Session, agency_ids: list[int], register: str, year: int
-                ) -> dict[int, int]:
-    """Atomically take the next value of several agencies' counters, in one statement per
-    500 agencies. Rows are locked in the order given: callers pass one order (sorted), so two
-    transactions taking overlapping sets cannot deadlock on PostgreSQL."""
-    if len(agency_ids) == 1:  # the prebuilt statement
-        return {agency_ids[0]: next_value(session, agency_ids[0], register, year)}
-    insert_ = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-        else sqlite.insert
-    table = RegisterCounter.__table__
-    taken: dict[int, int] = {}
-    for start in range(0, len(agency_ids), 500):
-        chunk = agency_ids[start:start + 500]
-        stmt = (
-            insert_(table)
-            .values([{"agency_id": a, "register": register, "year": year, "last": 1}
-                     for a in chunk])
-            .on_conflict_do_update(
-                index_elements=[table.c.agency_id, table.c.register, table.c.year],
-                set_={"last": table.c.last + 1},
-            )
-            .returning(table.c.agency_id, table.c.last)
-        )
-        taken.update((int(a), int(last)) for a, last in session.execute(stmt))
-    return taken
-
-
 _INSERT_INCOMING = insert(IncomingEntry.__table__).returning(IncomingEntry.__table__.c.id)
-_INSERT_INCOMING_MANY = insert(IncomingEntry.__table__)
 
 
 class Registers:
@@ -248,31 +220,6 @@ class Registers:
         # than the statement); the returned entry is detached, a record of what was written
         entry_id = self.session.execute(_INSERT_INCOMING, values).scalar_one()
         return IncomingEntry(id=entry_id, **values)
-
-    def register_incoming_many(
-        self,
-        documents: list[tuple[int, int]],
-        arrived_at: dt.datetime,
-        *,
-        sender_code: str | None = None,
-        sender_name: str | None = None,
-        original_number: str | None = None,
-        subject: str | None = None,
-    ) -> dict[int, int]:
-        """One arrival registered for several hosted agencies at once: ``documents`` is
-        (agency id, document id) per recipient, in the order counters are to be locked;
-        returns each agency's arrival number (số đến). Two statements for any number of
-        recipients, where ``register_incoming`` per recipient took two each."""
-        year = register_year(arrived_at)
-        seqs = next_values(self.session, [a for a, _ in documents], "incoming", year)
-        now = utcnow()
-        self.session.execute(_INSERT_INCOMING_MANY, [
-            {"agency_id": agency_id, "year": year, "seq": seqs[agency_id],
-             "arrived_at": arrived_at, "document_id": document_id, "sender_code": sender_code,
-             "sender_name": sender_name, "original_number": original_number,
-             "subject": subject, "created_at": now}
-            for agency_id, document_id in documents])
-        return seqs
 
     def outgoing(self, agency: int | str, year: int) -> list[OutgoingEntry]:
         agency_id = self._agency_id(agency)

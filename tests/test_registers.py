@@ -154,31 +154,3 @@ def test_bad_input_is_explained(db: Database) -> None:
         with pytest.raises(RegisterError):
             register_year(dt.datetime(2026, 1, 1))
     assert format_number(7) == "07" and format_number(123) == "123"
-
-
-def test_one_arrival_numbered_for_1200_agencies_at_once(db: Database) -> None:
-    """``register_incoming_many`` (a hub registering one arrival for all its hosted
-    recipients): each agency gets its next number, counters of agencies already counting go on
-    from where they were, new ones start at 01, across the 500-row chunks of the counter
-    statement; the entries are written with their documents."""
-    arrived = dt.datetime(2026, 8, 3, 14, 5, tzinfo=VN)
-    with db.uow() as uow:
-        ids = [uow.agencies.ensure(f"000.{n // 90:02d}.{10 + n % 90:02d}.H41", f"Xã {n}").id
-               for n in range(1200)]
-        uow.registers.register_incoming(ids[7], arrived)  # already at 01
-        uow.registers.register_incoming(ids[700], arrived)
-        uow.registers.register_incoming(ids[700], arrived)  # already at 02
-        uow.commit()
-    documents = [(agency_id, None) for agency_id in sorted(ids)]
-    with db.uow() as uow:
-        seqs = uow.registers.register_incoming_many(
-            documents, arrived, sender_code=H41, original_number="7/CT-UBND", subject="Chỉ thị")
-        again = uow.registers.register_incoming_many(documents[:2], arrived)
-        uow.commit()
-    expected = {a: 1 for a in ids} | {ids[7]: 2, ids[700]: 3}
-    assert seqs == expected
-    assert again == {a: expected[a] + 1 for a, _ in documents[:2]}
-    with db.uow() as uow:
-        rows = uow.registers.incoming(ids[700], 2026)
-        assert [(r.seq, r.original_number) for r in rows] == [(1, None), (2, None),
-                                                               (3, "7/CT-UBND")]
