@@ -9,13 +9,14 @@ for the first transaction and then sees its row; SQLite serialises writers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db.engine import upsert_insert
 from storage.db.models import InboxItem, utcnow
 from storage.errors import StorageError
 
@@ -26,26 +27,21 @@ _RECEIPT_OF = select(InboxItem.receipt).where(
     InboxItem.document_id == bindparam("r_document_id"),
     InboxItem.package_hash == bindparam("r_hash"),
 )
-_CLAIMS: dict[str, Any] = {}
 _CLAIMED = ("sender", "document_id", "package_hash", "package_key", "receipt", "outcome",
             "reason", "local_document_id", "received_at")
 
 
+@functools.cache
 def _claim_statement(dialect: str) -> Any:
-    stmt = _CLAIMS.get(dialect)
-    if stmt is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = InboxItem.__table__
-        stmt = (
-            insert(table)
-            .values({name: bindparam(f"c_{name}") for name in _CLAIMED})
-            .on_conflict_do_nothing(
-                index_elements=[table.c.sender, table.c.document_id, table.c.package_hash]
-            )
-            .returning(table.c.id)
+    table = InboxItem.__table__
+    return (
+        upsert_insert(dialect)(table)
+        .values({name: bindparam(f"c_{name}") for name in _CLAIMED})
+        .on_conflict_do_nothing(
+            index_elements=[table.c.sender, table.c.document_id, table.c.package_hash]
         )
-        _CLAIMS[dialect] = stmt
-    return stmt
+        .returning(table.c.id)
+    )
 
 
 @dataclass(frozen=True)

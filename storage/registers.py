@@ -17,14 +17,15 @@ The year is the calendar year in Vietnam (+07:00) of the issue/arrival time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from edoc.document import VIETNAM
+from storage.db.engine import upsert_insert
 from storage.db.models import (
     Agency,
     IncomingEntry,
@@ -97,26 +98,19 @@ def format_number(seq: int) -> str:
 
 #: the counter statement per dialect, built once (a hub takes a number for every recipient of
 #: every arrival; building the statement cost more than running it)
-_COUNTER_STATEMENTS: dict[str, Any] = {}
-
-
+@functools.cache
 def _counter_statement(dialect: str) -> Any:
-    stmt = _COUNTER_STATEMENTS.get(dialect)
-    if stmt is None:
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = RegisterCounter.__table__
-        stmt = (
-            insert_(table)
-            .values(agency_id=bindparam("c_agency"), register=bindparam("c_register"),
-                    year=bindparam("c_year"), last=1)
-            .on_conflict_do_update(
-                index_elements=[table.c.agency_id, table.c.register, table.c.year],
-                set_={"last": table.c.last + 1},
-            )
-            .returning(table.c.last)
+    table = RegisterCounter.__table__
+    return (
+        upsert_insert(dialect)(table)
+        .values(agency_id=bindparam("c_agency"), register=bindparam("c_register"),
+                year=bindparam("c_year"), last=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.agency_id, table.c.register, table.c.year],
+            set_={"last": table.c.last + 1},
         )
-        _COUNTER_STATEMENTS[dialect] = stmt
-    return stmt
+        .returning(table.c.last)
+    )
 
 
 def next_value(session: Session, agency_id: int, register: str, year: int) -> int:

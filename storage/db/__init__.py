@@ -14,6 +14,7 @@ from storage.db.engine import (
     make_engine,
     normalise_url,
     session_factory,
+    upsert_insert,
 )
 from storage.db.migrate import current, downgrade, head, require_head, upgrade
 
@@ -28,6 +29,7 @@ __all__ = [
     "make_engine",
     "normalise_url",
     "require_head",
+    "upsert_insert",
     "session_factory",
     "upgrade",
 ]

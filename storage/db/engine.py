@@ -125,3 +125,11 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def is_postgres(bind) -> bool:
     return bind.dialect.name == "postgresql"
+
+
+def upsert_insert(dialect: str):
+    """The dialect's ``insert`` that has ON CONFLICT (PostgreSQL, else SQLite), for statements
+    built once per dialect and reused on the hot paths (inbox claims, register counters)."""
+    from sqlalchemy.dialects import postgresql, sqlite  # noqa: PLC0415
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

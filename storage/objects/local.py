@@ -49,7 +49,6 @@ class LocalStore(ObjectStore):
             self.root.mkdir(parents=True, exist_ok=True)
         (self.root / TMP).mkdir(exist_ok=True)
         self._unnamed = hasattr(os, "O_TMPFILE") and Path("/proc/self/fd").is_dir()
-        self._dirs: set[str] = set()  # key directories this process made or found
 
     def _path(self, key: str) -> Path:
         digest_of_key(key)
@@ -102,8 +101,7 @@ class LocalStore(ObjectStore):
             try:
                 return os.open(self.root / TMP, os.O_WRONLY | os.O_TMPFILE, 0o444), None
             except OSError as exc:
-                if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL,
-                                     errno.ENOENT):
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
                     raise
                 self._unnamed = False  # this file system cannot: named temp files from now on
         tmp = self.root / TMP / f"{uuid.uuid4().hex}.part"
@@ -111,19 +109,13 @@ class LocalStore(ObjectStore):
 
     def _link(self, fd: int, tmp: Path | None, final: Path) -> None:
         """Give the written file its final name and make the name durable (the directory
-        fsynced), creating the key's directory when this process has not seen it yet (one
-        removed behind its back is made again)."""
-        parent = str(final.parent)
-        if parent not in self._dirs:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if len(self._dirs) > 100_000:
-                self._dirs.clear()
-            self._dirs.add(parent)
+        fsynced through the descriptor that links it), making the key's directory first if
+        it does not exist yet."""
         try:
-            directory = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+            directory = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
         except FileNotFoundError:
             final.parent.mkdir(parents=True, exist_ok=True)
-            directory = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+            directory = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             if tmp is None:  # linkat(AT_SYMLINK_FOLLOW) of the unnamed inode, as open(2) says
                 os.link(f"/proc/self/fd/{fd}", final.name, dst_dir_fd=directory,
