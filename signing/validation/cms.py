@@ -364,3 +364,34 @@ def hash_ranges(data: bytes, ranges: list[tuple[int, int]], algo: str) -> bytes:
     for start, length in ranges:
         h.update(mv[start : start + length])
     return h.digest()
+
+
+class PrefixHashes:
+    """The /ByteRange digests of one file's signatures, sharing what their ranges share.
+
+    Every signature's first range starts at byte 0: a seal signed after a personal signature
+    hashes the whole first revision again, then its own update. Hashing a 2 MB document twice
+    cost ~1.5 ms per document at a hub; here the hash state at the end of each first range is
+    kept (per algorithm), and a later range that starts at 0 and reaches past it continues from
+    a copy of that state. The digests are exactly ``hash_ranges``'s."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._view = memoryview(data)
+        #: algorithm -> [(offset, hash state of data[:offset])]
+        self._states: dict[str, list[tuple[int, object]]] = {}
+
+    def digest(self, ranges: list[tuple[int, int]], algo: str) -> bytes:
+        if not ranges or ranges[0][0] != 0 or not 0 <= ranges[0][1] <= len(self.data):
+            return hash_ranges(self.data, ranges, algo)
+        mv, end = self._view, ranges[0][1]
+        states = self._states.setdefault(algo.lower(), [])
+        start, base = max(((o, st) for o, st in states if o <= end), key=lambda x: x[0],
+                          default=(0, None))
+        h = base.copy() if base is not None else new_hasher(algo)  # type: ignore[attr-defined]
+        h.update(mv[start:end])
+        if start != end:
+            states.append((end, h.copy()))
+        for start, length in ranges[1:]:
+            h.update(mv[start : start + length])
+        return h.digest()

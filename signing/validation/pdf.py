@@ -23,8 +23,8 @@ from signing.validation import chain, speedups, structure
 from signing.validation import changes as changes_mod
 from signing.validation import revocation as revocation_mod
 from signing.validation.cms import (
+    PrefixHashes,
     check_signer,
-    hash_ranges,
     new_hasher,
 )
 from signing.validation.decree30 import decree30
@@ -313,10 +313,11 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
     reports: list[SignatureReport] = []
     doc_ts_revisions: list[int] = []
     broken_ts: list[str] = []
+    hashes = PrefixHashes(data)  # the signatures' ranges share their prefixes: hashed once
     for es in embedded:
         try:
             if es.sig_object_type == "/DocTimeStamp":
-                rev, why = _check_doc_timestamp(data, es, reader, opts)
+                rev, why = _check_doc_timestamp(hashes, es, reader, opts)
                 if rev is None:
                     broken_ts.append(f"{es.field_name} {why}")
                 else:
@@ -326,7 +327,7 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
             broken_ts.append(f"{es.field_name} does not verify")
             continue
         reports.append(
-            _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls)
+            _one_parsed(hashes, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls)
         )
     for sig in reports:
         if sig.level is Level.B_LT and any(
@@ -338,7 +339,8 @@ def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureRe
     return reports
 
 
-def _check_doc_timestamp(data, es, reader, opts: Options) -> tuple[int | None, str]:
+def _check_doc_timestamp(hashes: PrefixHashes, es, reader, opts: Options
+                         ) -> tuple[int | None, str]:
     """Revision covered by a valid document time-stamp (PAdES-LTA) from a trusted
     time-stamping authority, or (None, why not)."""
     br = [int(x) for x in es.byte_range]
@@ -346,10 +348,7 @@ def _check_doc_timestamp(data, es, reader, opts: Options) -> tuple[int | None, s
     tst = sd["encap_content_info"]["content"].parsed
     imprint = tst["message_imprint"]
     algo = imprint["hash_algorithm"]["algorithm"].native
-    if (
-        hash_ranges(data, [(br[0], br[1]), (br[2], br[3])], algo)
-        != imprint["hashed_message"].native
-    ):
+    if hashes.digest([(br[0], br[1]), (br[2], br[3])], algo) != imprint["hashed_message"].native:
         return None, "does not cover the document's bytes"
     tst_der = sd["encap_content_info"]["content"].contents
 
@@ -380,7 +379,9 @@ def _check_doc_timestamp(data, es, reader, opts: Options) -> tuple[int | None, s
     return _signed_revision(reader, br[2] + br[3]), ""
 
 
-def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_crls):
+def _one_parsed(hashes: PrefixHashes, reader, es, raw, opts, total, dss_certs, dss_ocsps,
+                dss_crls):
+    data = hashes.data
     sig = SignatureReport(
         field=str(es.field_name),
         indication=Indication.INDETERMINATE,
@@ -408,7 +409,7 @@ def _one_parsed(data, reader, es, raw, opts, total, dss_certs, dss_ocsps, dss_cr
     sr = _signed_revision(reader, signed_end) if ranges_ok else None
     sig.revision = sr
     sig.facts.coverage = _coverage(data, br, sig.facts.format_problems, sr)
-    facts = signer_facts(es.signed_data, data, br, ranges_ok)
+    facts = signer_facts(es.signed_data, hashes, br, ranges_ok)
     if facts.signing_time is None:  # PAdES puts the claimed time in /M, not in the CMS
         try:
             facts.signing_time = es.self_reported_timestamp

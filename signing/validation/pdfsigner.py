@@ -9,6 +9,7 @@ from __future__ import annotations
 from asn1crypto import cms as asn1_cms
 
 from signing.validation.cms import (
+    PrefixHashes,
     SignerFacts,
     certificates,
     check_signer,
@@ -22,8 +23,10 @@ PKCS7_SUBFILTERS = {"adbe.pkcs7.detached", "adbe.pkcs7.sha1"}
 
 
 def signer_facts(
-    sd: asn1_cms.SignedData, data: bytes, br: list[int], ranges_ok: bool
+    sd: asn1_cms.SignedData, hashes: PrefixHashes, br: list[int], ranges_ok: bool
 ) -> SignerFacts:
+    """``hashes``: the file's bytes, with the range digests its signatures share."""
+    data = hashes.data
     if not ranges_ok:
         facts = SignerFacts()
         facts.problems.append("ByteRange points outside the file: nothing to hash")
@@ -39,7 +42,7 @@ def signer_facts(
 
     def digest_of(algo: str) -> bytes:
         if algo not in cache:
-            cache[algo] = hash_ranges(data, ranges, algo)
+            cache[algo] = hashes.digest(ranges, algo)
         return cache[algo]
 
     def content() -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from signing.validation import changes as changes_mod
 from signing.validation import structure
-from signing.validation.cms import CmsFormatError, SignerFacts, load_signed_data
+from signing.validation.cms import CmsFormatError, PrefixHashes, SignerFacts, load_signed_data
 from signing.validation.judge import Options, fill_identity, judge
 from signing.validation.pdfsigner import level_of, signer_facts
 from signing.validation.report import Indication, SignatureReport, SubIndication
@@ -23,6 +23,7 @@ def from_bytes(
     for r in raw:
         groups.setdefault(r.key, []).append(r)
     reports = []
+    hashes = PrefixHashes(data)
     for members in groups.values():
         genuine = [
             m for m in members if len(m.byte_range) == 4 and m.contents_start == m.byte_range[1]
@@ -59,7 +60,7 @@ def from_bytes(
         ranges_ok = len(br) == 4 and min(br) >= 0 and br[2] + br[3] <= len(data)
         try:
             sd = load_signed_data(main.contents)
-            facts = signer_facts(sd, data, br, ranges_ok)
+            facts = signer_facts(sd, hashes, br, ranges_ok)
         except CmsFormatError as exc:
             facts = SignerFacts()
             sig.facts.format_problems.append(str(exc))
