@@ -70,3 +70,24 @@ def test_a_dead_worker_is_a_retry_not_a_verdict(pooled, directive):
         pooled.check_pdf(other)
     assert caught.value.code == "verifier_lost"
     assert pooled.check_pdf(other).indication == PASSED  # a new pool verifies the retry
+
+
+def test_files_reach_the_workers_as_memfds_else_through_the_pipe(pooled, directive, monkeypatch):
+    """A file is handed to a worker as an in-memory file it opens through /proc/<node>/fd; a
+    worker that cannot open it (a /proc mounted hidepid, say) still gets the bytes, through the
+    pool's pipe, and the node stops trying."""
+    import exchange_axis.verification as verification
+
+    handed: list[int] = []
+    hand_over = verification._hand_over
+    monkeypatch.setattr(verification, "_hand_over",
+                        lambda data: handed.append(len(data)) or hand_over(data))
+    assert pooled.check_pdf(directive).indication == PASSED
+    assert handed == [len(directive)] and pooled._hand_over is True
+    # the worker is given an owner whose fds it cannot open: it falls back, the verdict stands
+    monkeypatch.setattr(verification.os, "getpid", lambda: 1 << 30)
+    tampered = directive[:-200]
+    bad = pooled.check_pdf(tampered)
+    assert bad.indication != PASSED and bad.sha256 and pooled._hand_over is False
+    assert pooled.check_pdf(directive[:-100]).indication != PASSED
+    assert handed == [len(directive), len(tampered)]  # not tried again
