@@ -13,24 +13,25 @@ pool of that many worker processes (started on first use, with the ``spawn`` met
 process has threads, which ``fork`` would copy in an unknown state); the node's threads wait for
 the verdict without holding the GIL, so the receiving, storing and recording of other packages go
 on meanwhile. Each worker loads the trust store once (``_worker_init``). A worker that dies
-(killed, out of memory) fails that verification as "try again" (503-like ``ExchangeError``), the
-pool is rebuilt, and the sender's retry is verified afresh: no verdict is ever invented.
+(killed, out of memory) fails that verification as "try again" (503-like ``ExchangeError``), it
+is replaced, and the sender's retry is verified afresh: no verdict is ever invented. The pool is
+``worker_pool.WorkerPool``: the calling thread talks to its worker directly.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import gc
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from exchange_axis.worker_pool import WorkerLost, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,6 @@ def _worker_init(trust_dirs: list[Path], development: bool, revocation: str) -> 
     gc.freeze()
 
 
-def _worker_ready() -> bool:
-    return True
-
-
 def _worker_verify(data: bytes, digest: str) -> Verdict:
     return verify(data, digest, _WORKER["trust"], _WORKER["revocation"])
 
@@ -169,7 +166,7 @@ class Verifier:
         # loaded now, also when workers verify: a bad trust directory stops the node at start
         # with its message, not at the first arrival
         self._trust: Any = load_trust(self.trust_dirs, development)
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()
         self._hand_over = True  # files reach the workers as memfds (``_hand_over``)
         self._cache: OrderedDict[str, Verdict] = OrderedDict()  # LRU, bounded
@@ -205,20 +202,15 @@ class Verifier:
         fd = _hand_over(data) if self._hand_over else None
         try:
             if fd is None:
-                return pool.submit(_worker_verify, data, digest).result()
+                return pool.call(_worker_verify, data, digest)
             try:
-                return pool.submit(_worker_verify_handed, os.getpid(), fd, len(data),
-                                   digest).result()
+                return pool.call(_worker_verify_handed, os.getpid(), fd, len(data), digest)
             except OSError as exc:  # /proc hidden from the workers: the pipe from now on
                 log.warning("verification workers cannot open the node's in-memory files "
                             "(%s); documents go to them through the pipe", exc)
                 self._hand_over = False
-                return pool.submit(_worker_verify, data, digest).result()
-        except cf.process.BrokenProcessPool as exc:
-            with self._pool_lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
+                return pool.call(_worker_verify, data, digest)
+        except WorkerLost as exc:  # replaced already: the sender's retry is verified afresh
             from exchange_axis.errors import ExchangeError  # noqa: PLC0415
 
             raise ExchangeError(
@@ -229,17 +221,13 @@ class Verifier:
             if fd is not None:
                 os.close(fd)
 
-    def _get_pool(self) -> cf.ProcessPoolExecutor:
+    def _get_pool(self) -> WorkerPool:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = cf.ProcessPoolExecutor(
-                    max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_init,
-                    initargs=(self.trust_dirs, self.development, self.revocation))
-                # start every worker now (each imports the validator once), not one by one
+                # every worker starts now (each imports the validator once), not one by one
                 # while documents wait
-                for _ in range(self.processes):
-                    self._pool.submit(_worker_ready)
+                self._pool = WorkerPool(self.processes, _worker_init,
+                                        (self.trust_dirs, self.development, self.revocation))
             return self._pool
 
     def close(self) -> None:
@@ -247,4 +235,4 @@ class Verifier:
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -56,20 +57,51 @@ def test_same_verdict_in_a_worker_process_and_verified_once(pooled, trust, direc
     assert bad.indication != PASSED and pooled.count == 2
 
 
-def test_a_dead_worker_is_a_retry_not_a_verdict(pooled, directive):
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _die(*_args) -> None:
+    """A verification cut short: the worker is killed midway."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _no_proc(*_args) -> None:
+    raise PermissionError(13, "Permission denied (/proc mounted hidepid)")
+
+
+def test_a_dead_worker_is_a_retry_not_a_verdict(pooled, directive, monkeypatch):
+    import exchange_axis.verification as verification
+
     assert pooled.check_pdf(directive).indication == PASSED  # the pool is up
-    pool = pooled._get_pool()
-    victims = list(pool._processes.values())
-    assert len(victims) == 2
-    for proc in victims:
-        os.kill(proc.pid, signal.SIGKILL)
-    for proc in victims:
-        proc.join(timeout=30)
+    before = pooled._get_pool().pids
     other = directive + b"\n%% another file\n"  # distinct bytes: not in the cache
-    with pytest.raises(ExchangeError) as caught:
-        pooled.check_pdf(other)
-    assert caught.value.code == "verifier_lost"
-    assert pooled.check_pdf(other).indication == PASSED  # a new pool verifies the retry
+    with monkeypatch.context() as patch:
+        patch.setattr(verification, "_worker_verify_handed", _die)
+        with pytest.raises(ExchangeError) as caught:
+            pooled.check_pdf(other)
+    assert caught.value.code == "verifier_lost" and pooled.count == 2
+    after = pooled._get_pool().pids
+    assert len(after) == 2 and len(set(after) - set(before)) == 1  # that one was replaced
+    assert pooled.check_pdf(other).indication == PASSED  # the retry is verified afresh
+    assert pooled.count == 3
+
+
+def test_workers_dead_while_idle_are_replaced_before_use(pooled, directive):
+    assert pooled.check_pdf(directive).indication == PASSED
+    victims = pooled._get_pool().pids
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    for pid in victims:  # dead (a zombie until reaped)
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert pooled.check_pdf(directive + b"\n%% again\n").indication == PASSED
+    assert not set(pooled._get_pool().pids) & set(victims)
 
 
 def test_files_reach_the_workers_as_memfds_else_through_the_pipe(pooled, directive, monkeypatch):
@@ -84,8 +116,8 @@ def test_files_reach_the_workers_as_memfds_else_through_the_pipe(pooled, directi
                         lambda data: handed.append(len(data)) or hand_over(data))
     assert pooled.check_pdf(directive).indication == PASSED
     assert handed == [len(directive)] and pooled._hand_over is True
-    # the worker is given an owner whose fds it cannot open: it falls back, the verdict stands
-    monkeypatch.setattr(verification.os, "getpid", lambda: 1 << 30)
+    # the worker cannot open the node's fds: it falls back, the verdict stands
+    monkeypatch.setattr(verification, "_worker_verify_handed", _no_proc)
     tampered = directive[:-200]
     bad = pooled.check_pdf(tampered)
     assert bad.indication != PASSED and bad.sha256 and pooled._hand_over is False
