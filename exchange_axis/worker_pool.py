@@ -9,9 +9,9 @@ an idle worker, writes its call, waits on the reply with the GIL released, and g
 back: no helper thread.
 
 A worker that dies (killed, out of memory) fails the call in flight with ``WorkerLost`` and is
-replaced at once; the others go on. One found dead while idle is replaced before it is used. A worker's own exception travels back and is raised in the
-caller. ``close`` stops them all; a node killed outright leaves no orphan: each worker reads
-end-of-file on its pipe and exits.
+replaced at once; the others go on. One found dead while idle is replaced before it is used. A
+worker's own exception travels back and is raised in the caller. ``close`` stops them all; a
+node killed outright leaves no orphan: each worker reads end-of-file on its pipe and exits.
 """
 
 from __future__ import annotations
