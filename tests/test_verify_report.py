@@ -149,3 +149,33 @@ def test_fast_hex_reader_matches_pyhanko():
         assert run(speedups.read_hex_string_from_stream) == run(speedups._original)
 
     check()
+
+
+def test_fast_literal_reader_matches_pyhanko():
+    """The literal-string speedup returns what pyHanko's own reader returns (value and where
+    the stream is left), or the same error: escapes, nesting, line ends, unclosed strings."""
+    import io as _io
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from signing.validation import speedups
+
+    alphabet = st.sampled_from([b"a", b"(", b")", b"\\", b"n", b"0", b"7", b"\r", b"\n", b" ",
+                                b"\xe1", b"\x00"])
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(alphabet, max_size=60), st.integers(0, 5000))
+    def check(parts, long_tail):
+        raw = b"(" + b"".join(parts) + b"a" * (long_tail if long_tail > 4500 else 0) + b") rest"
+
+        def run(reader):
+            stream = _io.BytesIO(raw)
+            try:
+                return ("ok", bytes(reader(stream)), stream.tell())
+            except Exception as exc:  # both must fail alike
+                return ("error", type(exc).__name__)
+
+        assert run(speedups.read_string_literal_bytes) == run(speedups._original_literal)
+
+    check()
