@@ -365,3 +365,21 @@ def test_an_arrival_aborted_by_a_deadlock_is_run_again(tmp_path: Path, monkeypat
         state.record_arrival("arrival", lambda numbers: b"")
     assert len(calls) == 1
     state.db.dispose()
+
+
+def test_sqlite_connections_are_tuned_for_a_hub(tmp_path: Path):
+    """Every SQLite connection: WAL, full sync, and a page cache and memory map large enough
+    that a hub's growing indexes are not re-read with a system call per page."""
+    from storage.db.engine import SQLITE_CACHE_KIB, SQLITE_MMAP_BYTES, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite'}")
+    try:
+        with engine.connect() as a, engine.connect() as b:
+            for conn in (a, b):
+                pragma = conn.exec_driver_sql
+                assert pragma("PRAGMA journal_mode").scalar() == "wal"
+                assert pragma("PRAGMA synchronous").scalar() == 2  # FULL
+                assert pragma("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+                assert pragma("PRAGMA mmap_size").scalar() == SQLITE_MMAP_BYTES
+    finally:
+        engine.dispose()
