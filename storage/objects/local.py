@@ -128,19 +128,21 @@ class LocalStore(ObjectStore):
 
     def _write_temp(self, data: Source, fd: int, known: str | None = None) -> str:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb", closefd=False) as out:
-            if isinstance(data, bytes | bytearray | memoryview):
-                if known is None:
-                    h.update(data)
-                out.write(data)
-            elif isinstance(data, Path):
-                with open(data, "rb") as f:
-                    _copy(f, out, h)
-            else:
-                _copy(data, out, h)
-            out.flush()
-            os.fsync(fd)
-            _forget_pages(fd)
+        if isinstance(data, bytes | bytearray | memoryview):
+            if known is None:
+                h.update(data)
+            view = memoryview(data).cast("B")
+            while view:  # straight to the descriptor: no buffered file object around it
+                view = view[os.write(fd, view):]
+        else:
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                if isinstance(data, Path):
+                    with open(data, "rb") as f:
+                        _copy(f, out, h)
+                else:
+                    _copy(data, out, h)
+        os.fsync(fd)
+        _forget_pages(fd)
         os.fchmod(fd, 0o444)
         return known or h.hexdigest()
 
