@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -146,8 +146,8 @@ class NodeState:
         return self.db.sessions()
 
     # -- audit -------------------------------------------------------------------------------
-    def _audit(self, s: Session, action: str, subject: str, details: dict[str, Any],
-               actor: str | None = None) -> None:
+    def _audit(self, s: Session | Connection, action: str, subject: str,
+               details: dict[str, Any], actor: str | None = None) -> None:
         """One audit entry in the caller's transaction: the log says exactly what committed."""
         AuditLog(s).append(actor or self.actor, action, subject, details)
 
@@ -524,6 +524,9 @@ class NodeState:
     def _record_arrival(self, arrival: Any, seal: Callable[[dict[str, int]], bytes]) -> bytes:
         with self.session() as s:
             s.begin()
+            # Core statements of the hot path run on the session's connection (same
+            # transaction; half the cost of going through Session.execute each)
+            conn = s.connection()
             numbers: dict[str, int] = {}
             first_doc: int | None = None
             if arrival.kind == "document":
@@ -531,7 +534,7 @@ class NodeState:
             else:
                 self._incoming_status(s, arrival)
             answer = seal(numbers)
-            inbox = InboxRepository(s)
+            inbox = InboxRepository(conn)
             if not inbox.claim(arrival.sender, arrival.document_id, arrival.package_sha256,
                                answer, package_key=arrival.package_key,
                                local_document_id=first_doc, now=arrival.received_at):
@@ -540,7 +543,8 @@ class NodeState:
                 s.rollback()
                 return first or answer
             self._enqueue(s, arrival.forward, arrival.received_at)
-            self._audit(s, "receive", f"incoming:{arrival.sender}/{arrival.document_id}",
+            s.flush()  # ORM rows of this arrival (revokes, updates) before the audit entry
+            self._audit(conn, "receive", f"incoming:{arrival.sender}/{arrival.document_id}",
                         _arrival(arrival, answer))
             s.commit()
             return answer
@@ -637,7 +641,8 @@ class NodeState:
         report = {v.sha256: v for v in arrival.verdicts}
         numbers: dict[str, int] = {}
         first: int | None = None
-        registers = Registers(s)
+        conn = s.connection()
+        registers = Registers(conn)
         sender = normalise(doc.sender.organ_id)
         code_text = str(doc.code) if doc.code else None
         # Core statements, not the ORM unit of work: a hub writes these rows for every recipient
@@ -667,8 +672,8 @@ class NodeState:
         # deadlock on PostgreSQL
         for code in sorted(arrival.local):
             agency_id = self.agency_id(s, code)
-            row_id = s.execute(_INSERT_DOCUMENT, {**document, "agency_id": agency_id}
-                               ).scalar_one()
+            row_id = conn.execute(_INSERT_DOCUMENT, {**document, "agency_id": agency_id}
+                                  ).scalar_one()
             first = first or row_id
             row_ids[code] = row_id
             file_rows += [{"document_id": row_id, "role": "main" if sha in report
@@ -686,9 +691,9 @@ class NodeState:
                                "description": "Đã đến", "occurred_at": at, "recorded_at": at,
                                "staff": {}})
         if file_rows:
-            s.execute(insert(m.DocumentFile.__table__), file_rows)
+            conn.execute(insert(m.DocumentFile.__table__), file_rows)
         if event_rows:
-            s.execute(insert(m.StatusEvent.__table__), event_rows)
+            conn.execute(insert(m.StatusEvent.__table__), event_rows)
         if arrival.revokes:
             self._mark_incoming(s, arrival.revokes, arrival.local, "revoked",
                                 normalise(doc.sender.organ_id), "15",

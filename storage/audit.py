@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage.db.models import AuditAnchor, AuditEntry, AuditHead, utcnow
@@ -100,7 +100,10 @@ _LOCK_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with
 
 
 class AuditLog:
-    def __init__(self, session: Session) -> None:
+    """The chained log, in the caller's transaction: a Session, or its Connection where only
+    ``append`` is used on a hot path (half the cost per statement)."""
+
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
     def _lock_head(self) -> tuple[int, str]:

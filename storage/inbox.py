@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from storage.db.engine import upsert_insert
+from storage.db.engine import dialect_name, upsert_insert
 from storage.db.models import InboxItem, utcnow
 from storage.errors import StorageError
 
@@ -84,7 +84,7 @@ class InboxRepository:
     ) -> bool:
         """Insert the package's row unless (sender, DocumentId, hash) is already there; True if
         this call inserted it. One statement, no row loaded: the receiver's hot path."""
-        stmt = _claim_statement(self.session.get_bind().dialect.name)
+        stmt = _claim_statement(dialect_name(self.session))
         values = {"sender": sender, "document_id": document_id, "package_hash": package_hash,
                   "package_key": package_key, "receipt": receipt, "outcome": outcome,
                   "reason": reason, "local_document_id": local_document_id,
