@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -36,7 +35,7 @@ from edoc.status import TRANSITIONS, StatusCode, StatusError, StatusMessage
 from exchange_axis.receipts import RecipientOutcome
 from exchange_axis.tracking import DocumentTrack, StatusEvent, fold
 from storage.audit import AuditLog
-from storage.db import Database, upgrade
+from storage.db import Database, dialect_name, upgrade, upsert_insert
 from storage.db import models as m
 from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
@@ -174,8 +173,7 @@ class NodeState:
             have = dict(s.execute(select(m.Agency.code, m.Agency.id)).all())
             missing = [{"code": c, "name": n or c} for c, n in agencies.items() if c not in have]
             if missing:
-                dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-                s.execute(dialect.insert(m.Agency.__table__).on_conflict_do_nothing(
+                s.execute(upsert_insert(dialect_name(s))(m.Agency.__table__).on_conflict_do_nothing(
                     index_elements=["code"]), missing)
                 have = dict(s.execute(select(m.Agency.code, m.Agency.id)).all())
         self._agency_ids.update(have)
@@ -530,7 +528,7 @@ class NodeState:
             numbers: dict[str, int] = {}
             first_doc: int | None = None
             if arrival.kind == "document":
-                numbers, first_doc = self._incoming_documents(s, arrival)
+                numbers, first_doc = self._incoming_documents(s, conn, arrival)
             else:
                 self._incoming_status(s, arrival)
             answer = seal(numbers)
@@ -631,7 +629,10 @@ class NodeState:
                 new.meta = {**(new.meta or {}),
                             "replaces": [*new.meta.get("replaces", []), old_external]}
 
-    def _incoming_documents(self, s: Session, arrival: Any) -> tuple[dict[str, int], int | None]:
+    def _incoming_documents(self, s: Session, conn: Connection, arrival: Any
+                            ) -> tuple[dict[str, int], int | None]:
+        """The arrival's incoming copies: ORM work (updates, replacements) on ``s``, the hot
+        Core statements on ``conn``, the session's own connection."""
         if arrival.updates:
             return {}, self._incoming_update(s, arrival)
         doc = arrival.parsed.document
@@ -641,7 +642,6 @@ class NodeState:
         report = {v.sha256: v for v in arrival.verdicts}
         numbers: dict[str, int] = {}
         first: int | None = None
-        conn = s.connection()
         registers = Registers(conn)
         sender = normalise(doc.sender.organ_id)
         code_text = str(doc.code) if doc.code else None

@@ -21,6 +21,7 @@ import hashlib
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage.db.engine import is_postgres
 from storage.db.models import OutboxItem, utcnow
 from storage.errors import StorageError
 from storage.objects.base import digest_of_key
@@ -92,7 +93,7 @@ class OutboxRepository:
             .limit(batch)
             .execution_options(populate_existing=True)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if is_postgres(self.session):
             stmt = stmt.with_for_update(skip_locked=True)
         items = list(self.session.scalars(stmt))
         for item in items:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from edoc.document import VIETNAM
-from storage.db.engine import dialect_name, upsert_insert
+from storage.db.engine import dialect_name, is_postgres, upsert_insert
 from storage.db.models import (
     Agency,
     IncomingEntry,
@@ -173,7 +173,7 @@ class Registers:
             "issued_at": issued_at,
             "created_at": utcnow(),
         }
-        if self.session.get_bind().dialect.name == "postgresql":
+        if is_postgres(self.session):
             # one round trip: the counter row is locked for the shortest possible time
             row = self.session.execute(_PG_ISSUE, params).one()
             entry_id, seq = row.id, row.seq

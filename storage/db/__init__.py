@@ -31,9 +31,9 @@ __all__ = [
     "make_engine",
     "normalise_url",
     "require_head",
-    "upsert_insert",
     "session_factory",
     "upgrade",
+    "upsert_insert",
 ]
 
 

@@ -134,8 +134,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def is_postgres(bind) -> bool:
-    return bind.dialect.name == "postgresql"
+def is_postgres(bind: Any) -> bool:
+    """Whether an Engine, a Connection or a Session works on PostgreSQL."""
+    return dialect_name(bind) == "postgresql"
 
 
 def dialect_name(bind: Any) -> str:
