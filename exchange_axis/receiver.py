@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,8 @@ from exchange_axis.routing import LOCAL, NATIONAL, SELF
 from exchange_axis.state import Transfer
 from exchange_axis.verification import Verdict
 
+log = logging.getLogger(__name__)
+
 MAX_PACKAGE_BYTES = 256 * 1024 * 1024
 #: how many locks serialise arrivals of one idempotency key (a key always maps to the same one)
 LOCK_STRIPES = 64
@@ -54,6 +57,9 @@ REFUSALS = ("02", "16")
 #: ExchangeError code of an arrival that could not be judged now (a revocation service did not
 #: answer): 503, and the sender's retry is verified afresh
 TRY_LATER = "try_later"
+#: what is answered 503 (nothing recorded, the sender retries and the retry is verified anew):
+#: a revocation service that did not answer, a verification process lost or failed midway
+RETRYABLE = ("verifier_lost", "verifier_failed", TRY_LATER)
 
 
 def error_body(code: str, message_vi: str, message_en: str) -> bytes:
@@ -159,7 +165,7 @@ class Receiver:
         try:
             prepared = self._prepare(body, came_from, to)
         except ExchangeError as exc:
-            if exc.code not in ("verifier_lost", TRY_LATER):
+            if exc.code not in RETRYABLE:
                 raise
             # nothing was recorded: 503 makes the sender retry, and the retry is verified anew
             return 503, error_body(exc.code, exc.message_vi, exc.message_en)
@@ -313,9 +319,20 @@ class Receiver:
                 "nơi gửi sẽ gửi lại sau",
                 f"the signing certificates' revocation status could not be checked "
                 f"({unsure[0].summary_en}); the sender will retry later", code=TRY_LATER)
+        broken = [v for v in arrival.verdicts if not v.settled]
+        if broken:  # the validator failed midway: no judgement of the file, never a 02
+            log.warning("verification of %s from %s failed midway: %s",
+                        package.document.document_id, arrival.came_from, broken[0].account())
+            raise ExchangeError(
+                f"Việc kiểm tra chữ ký số gặp lỗi giữa chừng ({broken[0].summary_vi}); nơi gửi "
+                "sẽ gửi lại sau", f"the signature check failed midway ({broken[0].summary_en}):"
+                " no judgement of the document; the sender will retry later",
+                code="verifier_failed")
         bad = [v for v in arrival.verdicts if not v.passed]
         if bad:
             v = bad[0]
+            log.warning("refused %s from %s: %s", package.document.document_id,
+                        arrival.came_from, v.account())
             reason = (f"Chữ ký số không hợp lệ ({v.indication}): {v.summary_vi}",
                       f"invalid digital signature ({v.indication}): {v.summary_en}")
             arrival.outcomes = [RecipientOutcome(c, "02", *reason) for c in codes]

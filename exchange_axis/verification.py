@@ -71,6 +71,23 @@ class Verdict:
     def report(self) -> dict[str, Any]:
         return json.loads(self.report_json) if self.report_json else {}
 
+    def account(self) -> str:
+        """Why the file failed, signature by signature (sub-indication, errors, problems), in
+        one line for the node's log: the receipt carries the summary only, and a refused
+        file's report is not kept, so this line is what an operator has to go on."""
+        report = self.report
+        parts = [f"{self.indication}/{report.get('sub_indication')}",
+                 *[str(e) for e in report.get("errors") or []]]
+        for sig in report.get("signatures") or []:
+            details = [*(sig.get("errors") or []), *(sig.get("problems") or []),
+                       *(sig.get("format_problems") or [])]
+            parts.append(f"{sig.get('field')}: {sig.get('indication')}/"
+                         f"{sig.get('sub_indication')} intact={sig.get('intact')} "
+                         f"crypto_valid={sig.get('crypto_valid')} "
+                         f"revocation={(sig.get('revocation') or {}).get('status')} "
+                         + "; ".join(str(d) for d in details))
+        return f"sha256 {self.sha256[:16]}: " + " | ".join(parts)
+
     @classmethod
     def of(cls, sha256: str, indication: str, summary_vi: str, summary_en: str,
            report: dict[str, Any]) -> Verdict:
@@ -166,6 +183,12 @@ class Verifier:
         # loaded now, also when workers verify: a bad trust directory stops the node at start
         # with its message, not at the first arrival
         self._trust: Any = load_trust(self.trust_dirs, development)
+        if processes <= 0:
+            # imported now, in one thread: a node's first arrivals (a backlog after a restart)
+            # must not import the validator in several threads at once, where one may find a
+            # module half-initialised by another (an ImportError the validator cannot tell
+            # from a broken file)
+            import signing.validation  # noqa: F401, PLC0415
         self._pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()
         self._hand_over = True  # files reach the workers as memfds (``_hand_over``)

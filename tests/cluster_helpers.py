@@ -8,19 +8,22 @@ one topology and one way of counting for both.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
+import json
 import socket
 import threading
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from api.cluster import LEGACY_COMMUNE, NAMED_COMMUNES, PROVINCE, NodeSpec, free_port
+from api.cluster import LEGACY_COMMUNE, NAMED_COMMUNES, PROVINCE, NodeProcess, NodeSpec, free_port
 from exchange_axis.config import dump, load
+from exchange_axis.receipts import Receipt
 from storage.db import models as m
-from tests.exchange_helpers import db_counts, scalars
+from tests.exchange_helpers import db_counts, outbox_backlog, scalars
 
 WARD = LEGACY_COMMUNE  # hosted downstream of the hub, on its own node
 COMMUNES = [*NAMED_COMMUNES, WARD]
@@ -173,3 +176,46 @@ def recipients_for(n: int) -> list[tuple[str, str]]:
     chosen = [COMMUNES[(n + k) % len(COMMUNES)] for k in range(1 + n % len(COMMUNES))]
     return sorted(chosen)
 
+
+def _ward_answers(hub_db: str) -> list[str]:
+    """What the ward's receipts said to the hub's relays, outcomes other than 01 only (a
+    time-out must show whether the ward refused the relayed copies, and why)."""
+    o = m.OutboxItem
+    out = []
+    for row in scalars(hub_db, select(o.receipt).where(o.next_hop == "ward",
+                                                      o.kind == "document",
+                                                      o.receipt.is_not(None))):
+        receipt = Receipt.from_bytes(base64.b64decode(json.loads(row)["receipt"]))
+        out += [f"{receipt.document_id}|{r.agency_code} {r.status} {r.reason_en}"
+                for r in receipt.recipients if r.status != "01"]
+    return out
+
+
+def why_unanswered(expected: set[str], province: NodeProcess, ward: NodeProcess,
+                   hub: list[NodeProcess]) -> str:
+    """What is still missing at the province, what it recorded for those pairs, what the ward
+    holds and answered, what each node refused and each node's undelivered outbox rows with
+    their errors: a time-out seen once must say whether it was slowness or a lost document."""
+    province_db, ward_db = province.cfg.database_url, ward.cfg.database_url
+    hub_db = hub[0].cfg.database_url
+    missing = sorted(expected - set(arrived_pairs(province_db)))
+    lines = [f"{len(missing)} pairs without 01 at the province, e.g. {missing[:5]}"]
+    ids = [p.split("|")[0] for p in missing]
+    lines.append("what the province recorded for them: " + repr(scalars(province_db, select(
+        m.StatusEvent.external_document_id + "|" + m.StatusEvent.agency_code + " "
+        + m.StatusEvent.status_code + " " + func.coalesce(m.StatusEvent.description, "-"))
+        .where(m.StatusEvent.external_document_id.in_(ids)))[:8]))
+    lines.append(f"copies held at the hub: {sorted(incoming_pairs(hub_db, set(missing)))[:5]}")
+    lines.append(f"copies held at the ward: {sorted(incoming_pairs(ward_db, set(missing)))[:5]}")
+    lines.append(f"the ward's answers to the hub's relays: {_ward_answers(hub_db)[:5]}")
+    for node in (province, ward, hub[0]):
+        refused = scalars(node.cfg.database_url, select(m.AuditEntry.details).where(
+            m.AuditEntry.action == "refused"))
+        lines.append(f"{node.cfg.name} refused ({len(refused)}): "
+                     f"{[r[:300] for r in refused[:3]]}")
+    for node in (province, ward, hub[0]):
+        backlog = outbox_backlog(node.cfg.database_url)
+        lines.append(f"{node.cfg.name} outbox not delivered ({len(backlog)}): {backlog[:8]}")
+    alive = [w.cfg.listen for w in hub if w.alive]
+    return "\n".join([*lines, f"hub workers alive: {alive}",
+                      f"province alive: {province.alive}, ward alive: {ward.alive}"])

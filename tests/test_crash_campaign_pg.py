@@ -59,6 +59,7 @@ from tests.cluster_helpers import (
     lay_out_balanced_hub,
     outbox_idle,
     recipients_for,
+    why_unanswered,
 )
 from tests.exchange_helpers import assert_consistent, directive_for, scalars, wait_for
 from tests.fixtures.pg_server import PgServer
@@ -424,7 +425,9 @@ def test_randomized_kills_on_postgresql(tmp_path: Path, pki_server, s3_server,
         draining = time.monotonic()
         cfgs = (province.cfg, hub[0].cfg, ward.cfg)
         wait_for(lambda: all_answered(*cfgs), 300,
-                 "every 01 back at the province and every outbox drained")
+                 "every 01 back at the province and every outbox drained",
+                 explain=lambda: why_unanswered(committed_pairs(province.cfg.database_url),
+                                                province, ward, hub))
         drained = time.monotonic()
         figures = assert_exactly_once(*cfgs)
         assert set(feeder.issued) <= {p.split("|")[0]

@@ -475,3 +475,46 @@ def test_unreachable_revocation_service_is_try_again_not_a_refusal(tmp_path: Pat
         assert {o.status for o in receipt.recipients} == {"01"}, receipt.recipients
     finally:
         node.stop()
+
+
+def test_a_validator_failing_midway_is_try_again_not_a_refusal(tmp_path: Path, pki_server,
+                                                               signed_pdf, monkeypatch) -> None:
+    """A verification cut short by a fault of ours or of the moment (a module another thread
+    was still importing, memory running out) judges nothing: 503 "try again" with nothing
+    stored and nothing kept, never a 02 "invalid signature" refusing a good directive for ever.
+    The retry, once the fault is gone, gets its 01."""
+    import json
+
+    import signing.validation.pdf as pdf_mod
+    from exchange_axis.config import load
+    from exchange_axis.node import Node
+
+    paths = layout(tmp_path, pki_server, [
+        NodeSpec("hub", "node-hub", agencies=[C1, C2], upstream="province", peers=["province"]),
+        NodeSpec("province", "node-province", agencies=[PROVINCE], peers=["hub"])])
+    node = Node(load(paths["hub"]))
+    real = pdf_mod._embedded_signatures
+    faults = iter([ImportError("cannot import name 'X' from partially initialized module")])
+
+    def faulty(reader):
+        fault = next(faults, None)
+        if fault is not None:
+            raise fault
+        return real(reader)
+
+    monkeypatch.setattr(pdf_mod, "_embedded_signatures", faulty)
+    body = _package(signed_pdf, number="23")
+    status, answer = node.receiver.process(body, "province")
+    assert status == 503, answer
+    shape = json.loads(answer)
+    assert shape["error"] == "verifier_failed" and "midway" in shape["message_en"], shape
+    assert "gửi lại" in shape["message_vi"]
+    from edoc.edxml import parse
+
+    document_id = parse(body).document.document_id
+    assert not node.state.holds_incoming(PROVINCE[0], document_id, C1[0])
+    status, answer = node.receiver.process(body, "province")  # the sender's retry
+    assert status == 200
+    receipt, _ = open_sealed(answer, expected_fingerprint=cert_fingerprint_file(
+        node.cfg.tls.cert))
+    assert {o.status for o in receipt.recipients} == {"01"}, receipt.recipients

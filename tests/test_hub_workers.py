@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import subprocess
 import sys
 import threading
@@ -37,7 +36,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
-from sqlalchemy import String, func, select
+from sqlalchemy import String, select
 
 from api.cluster import (
     NAMED_COMMUNES,
@@ -49,7 +48,6 @@ from edoc.document import VIETNAM, Attachment, Business, DocumentPackage, TraceH
 from edoc.edxml import build
 from exchange_axis.config import NodeConfig, WorkerSettings
 from exchange_axis.node import document_from_json
-from exchange_axis.receipts import Receipt
 from exchange_axis.state import NodeState, worker_seat
 from exchange_axis.transport import PACKAGE_PATH, TO_HEADER, client_context
 from storage.db import models as m
@@ -62,11 +60,11 @@ from tests.cluster_helpers import (
     lay_out_balanced_hub,
     outbox_idle,
     recipients_for,
+    why_unanswered,
 )
 from tests.exchange_helpers import (
     assert_consistent,
     directive_for,
-    outbox_backlog,
     scalars,
     wait_for,
 )
@@ -141,20 +139,6 @@ def _claimers(db_url: str, ids: list[int]) -> list[str]:
         m.OutboxItem.id.in_(ids), m.OutboxItem.state == "delivered"))
 
 
-def _ward_answers(hub_db: str) -> list[str]:
-    """What the ward's receipts said to the hub's relays, outcomes other than 01 only (a
-    time-out must show whether the ward refused the relayed copies, and why)."""
-    o = m.OutboxItem
-    out = []
-    for row in scalars(hub_db, select(o.receipt).where(o.next_hop == "ward",
-                                                      o.kind == "document",
-                                                      o.receipt.is_not(None))):
-        receipt = Receipt.from_bytes(base64.b64decode(json.loads(row)["receipt"]))
-        out += [f"{receipt.document_id}|{r.agency_code} {r.status} {r.reason_en}"
-                for r in receipt.recipients if r.status != "01"]
-    return out
-
-
 # -- the stream -------------------------------------------------------------------------------
 def _issue(cl: Cluster, n: int) -> set[str]:
     """Issue document number n at the province; returns its "DocumentId|recipient" pairs."""
@@ -208,33 +192,10 @@ def test_three_hub_workers_one_killed_nothing_lost_or_doubled(cluster: Cluster,
         expected |= _issue(cl, n)
     province_db, ward_db = cl.province.cfg.database_url, cl.ward.cfg.database_url
 
-    def explain() -> str:
-        """What is still missing, and each node's undelivered outbox rows with their errors:
-        a time-out seen once (issue 13's note) must say whether it was slowness or a race."""
-        missing = sorted(expected - set(arrived_pairs(province_db)))
-        lines = [f"{len(missing)} pairs without 01 at the province, e.g. {missing[:5]}"]
-        ids = [p.split("|")[0] for p in missing]
-        lines.append("what the province recorded for them: " + repr(scalars(province_db, select(
-            m.StatusEvent.external_document_id + "|" + m.StatusEvent.agency_code + " "
-            + m.StatusEvent.status_code + " " + func.coalesce(m.StatusEvent.description, "-"))
-            .where(m.StatusEvent.external_document_id.in_(ids)))[:8]))
-        held = sorted(incoming_pairs(ward_db, set(missing)))
-        lines.append(f"copies held at the ward: {held[:5]}")
-        lines.append(f"the ward's answers to the hub's relays: {_ward_answers(hub_db)[:5]}")
-        for node in (cl.province, cl.ward, cl.workers[0]):
-            refused = scalars(node.cfg.database_url, select(m.AuditEntry.details).where(
-                m.AuditEntry.action == "refused"))
-            lines.append(f"{node.cfg.name} refused ({len(refused)}): "
-                         f"{[r[:300] for r in refused[:3]]}")
-        for node in (cl.province, cl.ward, cl.workers[0]):
-            backlog = outbox_backlog(node.cfg.database_url)
-            lines.append(f"{node.cfg.name} outbox not delivered ({len(backlog)}): {backlog[:8]}")
-        alive = [w.cfg.listen for w in cl.workers if w.alive]
-        return "\n".join([*lines, f"hub workers alive: {alive}"])
-
     wait_for(lambda: expected <= set(arrived_pairs(province_db)) and all(
         outbox_idle(n.cfg.database_url) for n in (cl.province, cl.ward, cl.workers[0])),
-        120, "every 01 back at the province and every outbox drained", explain=explain)
+        120, "every 01 back at the province and every outbox drained",
+        explain=lambda: why_unanswered(expected, cl.province, cl.ward, cl.workers))
     elapsed = time.monotonic() - started
 
     hosted_here = {p for p in expected if not p.endswith(WARD[0])}

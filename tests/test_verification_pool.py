@@ -123,3 +123,17 @@ def test_files_reach_the_workers_as_memfds_else_through_the_pipe(pooled, directi
     assert bad.indication != PASSED and bad.sha256 and pooled._hand_over is False
     assert pooled.check_pdf(directive[:-100]).indication != PASSED
     assert handed == [len(directive), len(tampered)]  # not tried again
+
+
+def test_a_refused_files_account_names_each_signatures_fault(trust, directive):
+    """What the node logs when it refuses a file (the receipt carries the summary only and the
+    refused file's report is not kept): each signature, its sub-indication and why."""
+    middle = len(directive) // 3  # inside the first revision's signed bytes
+    tampered = directive[:middle] + bytes([directive[middle] ^ 0x01]) + directive[middle + 1:]
+    verdict = Verifier(trust_dirs=trust).check_pdf(tampered)
+    assert verdict.indication == "TOTAL_FAILED"
+    account = verdict.account()
+    assert account.startswith(f"sha256 {verdict.sha256[:16]}: TOTAL_FAILED/")
+    assert "intact=False" in account and "HASH_FAILURE" in account
+    fields = [s["field"] for s in verdict.report["signatures"]]
+    assert fields and all(f"{f}: TOTAL_FAILED" in account for f in fields), account

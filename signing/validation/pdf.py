@@ -17,6 +17,8 @@ from datetime import datetime
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from signing.trust import TrustStore
 from signing.validation import chain, speedups, structure
@@ -131,6 +133,11 @@ _REASONS_VI = {
 #: how a report cut short by an exception in the validator begins its error
 UNEXPECTED = "unexpected error while validating"
 
+#: exceptions no bytes can cause (a module half-imported by another thread, memory running
+#: out): never "the PDF structure is unreadable", which is a verdict kept and answered 02 to
+#: every later arrival of the file, but a fault of the moment (``UNEXPECTED``, not kept)
+OURS = (ImportError, MemoryError)
+
 
 def settled(sub_indication: str | None, errors: list[str] | None) -> bool:
     """Whether a report (its sub-indication and errors) judges the file, so it may be kept and
@@ -173,6 +180,8 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
                     "ask the sender for an unencrypted copy"
                 )
         embedded, unusable = _embedded_signatures(reader)
+    except OURS:
+        raise  # not the file's fault: the last line of defence reports it unsettled
     except Exception as exc:
         reason = f"PDF structure unreadable: {type(exc).__name__}: {exc}"
         if not raw:
@@ -204,13 +213,12 @@ def _embedded_signatures(reader: PdfFileReader):
     the legacy adbe.pkcs7.sha1), which would make a signed file look unsigned; here they are
     read, and fields that cannot be read at all are returned with the reason.
     """
-    from pyhanko.sign.fields import enumerate_sig_fields
-    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-
     found, unusable = [], []
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         try:
             found.append(EmbeddedPdfSignature(reader, sig_field, fq_name))
+        except OURS:
+            raise
         except Exception as exc:
             try:
                 subfilter = str(sig_obj.get_object().get("/SubFilter", ""))[1:] or None

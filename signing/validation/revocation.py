@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+from asn1crypto import keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -283,8 +284,6 @@ def _check_ocsp_response(der: bytes, c, i, source: str, details) -> RevocationIn
 
 
 def _key_hash(issuer: x509.Certificate, algo) -> bytes:
-    from asn1crypto import keys
-
     pub = issuer.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
