@@ -217,6 +217,17 @@ def _sending_to(db_url: str, peer: str) -> list[int]:
                                                          m.OutboxItem.next_hop == peer))
 
 
+def _round_ended_without_database(hub: NodeProcess, offset: int) -> bool:
+    """The hub's outbox logged, past ``offset``, that a round failed for want of its database.
+    A round ends only once each of its deliveries has (the worker gathers them), so the relay
+    in flight at the kill has by then been answered by the ward (or timed out) and its outcome
+    could not be recorded: it is sent again once the database is back. Restarting PostgreSQL
+    before that (a slow ward still verifying) would let the late answer be recorded at once."""
+    with open(hub.log, "rb") as log:
+        log.seek(offset)
+        return b"outbox: the database is unavailable" in log.read()
+
+
 def _queued_package(province: NodeProcess, document_id: str) -> bytes:
     """The document package the province queued for the hub (bytes as on the wire)."""
     import base64
@@ -250,10 +261,13 @@ def test_postgresql_killed_mid_stream(tmp_path: Path, pki_server, pg_server: PgS
         # the ward, paused, holds the hub's worker mid-round: a relay claimed and being sent
         os.kill(ward.proc.pid, signal.SIGSTOP)
         in_flight = wait_for(lambda: _sending_to(hub_db, "ward"), 30, "a relay in flight")
+        logged = hub.log.stat().st_size
         pg_server.kill()
         down = time.monotonic()
         # the ward answers now: the hub's worker cannot record the delivery (no database)
         os.kill(ward.proc.pid, signal.SIGCONT)
+        wait_for(lambda: _round_ended_without_database(hub, logged), 60,
+                 "the hub's outbox round holding the relay ended on the missing database")
         wait_for(lambda: len(feeder.issued) >= 8, 30, "documents issued while the hub's "
                  "database is down")
         answer = _post_to_hub(province, hub, _queued_package(province, feeder.issued[-1]))
