@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import ssl
 from collections.abc import AsyncIterator
@@ -91,6 +92,11 @@ def create_app(node: Node) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await node.start()
+        # What the started node holds (modules, validator, trust store, routing, pools) lives
+        # as long as the process: frozen out of the cycle collector's full passes, which would
+        # otherwise walk it again and again while arrivals wait on the GIL
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -306,12 +306,17 @@ class Receiver:
                       "the package carries no signed PDF document")
             arrival.outcomes = [RecipientOutcome(c, "02", *reason) for c in codes]
             return
-        # each file is hashed once here (a 2 MB PDF costs ~3 ms a hash): verdicts and the
-        # attachment list below reuse it
-        digests = {id(a): hashlib.sha256(a.data).hexdigest() for a in package.attachments}
+        # each file is hashed once (a 2 MB file costs ~2 ms a hash): a PDF by its verification,
+        # which names it (SHA-256) from the hashes its check makes anyway, the others here; the
+        # attachment list and the store below reuse the digests
+        digests: dict[int, str] = {}
         for attachment in pdfs:
-            arrival.verdicts.append(node.verifier.check_pdf(attachment.data,
-                                                            digests[id(attachment)]))
+            verdict = node.verifier.check_pdf(attachment.data)
+            digests[id(attachment)] = verdict.sha256
+            arrival.verdicts.append(verdict)
+        for attachment in package.attachments:
+            if id(attachment) not in digests:
+                digests[id(attachment)] = hashlib.sha256(attachment.data).hexdigest()
         unsure = [v for v in arrival.verdicts if v.try_later]
         if unsure:  # nothing is judged, nothing recorded: the sender's retry is checked afresh
             raise ExchangeError(

@@ -26,7 +26,9 @@ import json
 import logging
 import os
 import threading
+import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,20 +112,24 @@ def load_trust(trust_dirs: list[Path], development: bool) -> Any:
     return TrustStore.from_dirs(trust_dirs, development=development)
 
 
-def verify(data: bytes, digest: str, trust: Any, revocation: str) -> Verdict:
+def verify(data: bytes, digest: str | None, trust: Any, revocation: str) -> Verdict:
     """One verification (in this process): the report's indication is the verdict; a PDF that
-    cannot even be read is TOTAL_FAILED with why."""
+    cannot even be read is TOTAL_FAILED with why. ``digest`` None: the file's SHA-256 is not
+    known yet, and the validator names the file from the hashes it makes anyway (the verdict
+    carries it); the node keeps the verdicts, so the validator's own cache is not used."""
     from signing.validation import verify_pdf  # noqa: PLC0415 - heavy, only when used
 
     try:
-        report = verify_pdf(data, trust=trust, revocation=revocation, sha256=digest)
+        report = verify_pdf(data, trust=trust, revocation=revocation, sha256=digest,
+                            use_cache=digest is not None)
     except Exception as exc:  # noqa: BLE001 - reported, never a crash; not kept (unsettled)
         from signing.validation.pdf import UNEXPECTED  # noqa: PLC0415
 
-        return Verdict.of(digest, "TOTAL_FAILED", f"Không đọc được tệp PDF: {exc}",
-                          f"unreadable PDF: {exc}", {"errors": [f"{UNEXPECTED}: {exc}"]})
-    return Verdict.of(digest, str(report.indication), report.summary_vi, report.summary_en,
-                      report.to_dict())
+        return Verdict.of(digest or hashlib.sha256(data).hexdigest(), "TOTAL_FAILED",
+                          f"Không đọc được tệp PDF: {exc}", f"unreadable PDF: {exc}",
+                          {"errors": [f"{UNEXPECTED}: {exc}"]})
+    return Verdict.of(report.sha256, str(report.indication), report.summary_vi,
+                      report.summary_en, report.to_dict())
 
 
 #: the worker process's trust store and revocation mode (set by ``_worker_init``)
@@ -140,11 +146,11 @@ def _worker_init(trust_dirs: list[Path], development: bool, revocation: str) -> 
     gc.freeze()
 
 
-def _worker_verify(data: bytes, digest: str) -> Verdict:
+def _worker_verify(data: bytes, digest: str | None) -> Verdict:
     return verify(data, digest, _WORKER["trust"], _WORKER["revocation"])
 
 
-def _worker_verify_handed(owner: int, fd: int, size: int, digest: str) -> Verdict:
+def _worker_verify_handed(owner: int, fd: int, size: int, digest: str | None) -> Verdict:
     """Verify the ``size`` bytes of the node's in-memory file ``fd`` (see ``_hand_over``)."""
     with open(f"/proc/{owner}/fd/{fd}", "rb", buffering=0) as f:
         data = f.read(size)
@@ -192,33 +198,71 @@ class Verifier:
         self._pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()
         self._hand_over = True  # files reach the workers as memfds (``_hand_over``)
-        self._cache: OrderedDict[str, Verdict] = OrderedDict()  # LRU, bounded
-        self._locks: dict[str, threading.Lock] = {}
+        #: SHA-256 → (verdict, the file's (size, CRC-32)); LRU, bounded
+        self._cache: OrderedDict[str, tuple[Verdict, tuple[int, int]]] = OrderedDict()
+        #: (size, CRC-32) of each cached file → its SHA-256: a candidate, never a verdict
+        self._prints: dict[tuple[int, int], str] = {}
+        self._locks: dict[str | tuple[int, int], threading.Lock] = {}
         self._guard = threading.Lock()
 
     def check_pdf(self, data: bytes, sha256: str | None = None) -> Verdict:
-        digest = sha256 or hashlib.sha256(data).hexdigest()
-        cached = self._cache.get(digest)
-        if cached is not None:
-            return cached
-        with self._guard:
-            lock = self._locks.setdefault(digest, threading.Lock())
-        with lock:
-            cached = self._cache.get(digest)
-            if cached is not None:
-                return cached
-            self.count += 1
-            verdict = self._verify(data, digest)
-            if not verdict.settled:  # the next arrival verifies afresh
-                return verdict
-            self._cache[digest] = verdict
-            if len(self._cache) > CACHE_SIZE:
-                old, _ = self._cache.popitem(last=False)
-                with self._guard:
-                    self._locks.pop(old, None)
-            return verdict
+        """The file's verdict, verified once per node; the verdict's ``sha256`` names the file.
 
-    def _verify(self, data: bytes, digest: str) -> Verdict:
+        Without ``sha256`` the file is not hashed here: a file never seen is verified by a
+        worker, which names it from the hashes its check makes anyway (a hub saves a 1–2 MB
+        hash per document). Whether it was seen is asked of its size and CRC-32 (a third of a
+        hash's cost); a file that matches is hashed and served from the cache only if its
+        SHA-256 is the cached one, so a forged CRC match gets no verdict it did not earn."""
+        if sha256 is not None:
+            return self._known(data, sha256)
+        fp = (len(data), zlib.crc32(data))
+        if fp in self._prints:
+            return self._known(data, hashlib.sha256(data).hexdigest())
+
+        def seen() -> Verdict | None:  # verified by another thread meanwhile: hash, check
+            return self._known(data, hashlib.sha256(data).hexdigest()) \
+                if fp in self._prints else None
+
+        return self._once(fp, seen, lambda: self._verify(data, None), data)
+
+    def _known(self, data: bytes, digest: str) -> Verdict:
+        def cached() -> Verdict | None:
+            hit = self._cache.get(digest)
+            return hit[0] if hit is not None else None
+
+        return cached() or self._once(digest, cached, lambda: self._verify(data, digest), data)
+
+    def _once(self, key: str | tuple[int, int], ready: Callable[[], Verdict | None],
+              work: Callable[[], Verdict], data: bytes) -> Verdict:
+        """Concurrent arrivals of one file wait for the first verification, not repeat it."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        try:
+            with lock:
+                done = ready()
+                if done is not None:
+                    return done
+                self.count += 1
+                verdict = work()
+                if verdict.settled:  # else the next arrival verifies afresh
+                    self._keep(verdict, data)
+                return verdict
+        finally:
+            with self._guard:  # the waiters hold the lock object itself; the map lets go
+                if self._locks.get(key) is lock:
+                    del self._locks[key]
+
+    def _keep(self, verdict: Verdict, data: bytes) -> None:
+        fp = (len(data), zlib.crc32(data))
+        with self._guard:
+            self._cache[verdict.sha256] = (verdict, fp)
+            self._prints[fp] = verdict.sha256
+            while len(self._cache) > CACHE_SIZE:
+                old, (_, old_fp) = self._cache.popitem(last=False)
+                if self._prints.get(old_fp) == old:
+                    del self._prints[old_fp]
+
+    def _verify(self, data: bytes, digest: str | None) -> Verdict:
         if self.processes <= 0:
             return verify(data, digest, self._trust, self.revocation)
         pool = self._get_pool()

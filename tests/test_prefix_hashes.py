@@ -67,3 +67,27 @@ def test_a_seal_after_a_personal_signature_hashes_the_first_revision_once(monkey
     hashes = PrefixHashes(DATA)
     assert [hashes.digest(r, "sha256") for r in (personal, seal)] == expected
     assert _Counting.fed == 6000 + 1000 + (9000 - 6000) + 740
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(DATA)), st.integers(0, 200),
+                          st.integers(0, 3000), st.sampled_from(["sha256", "sha384"])),
+                max_size=5), st.sampled_from(["sha256", "SHA256", "sha384"]))
+def test_the_files_digest_after_any_asks_is_the_files_hash(asks, algo):
+    hashes = PrefixHashes(DATA)
+    for end, gap, tail, ask_algo in asks:
+        hashes.digest(_ranges(end, gap, tail), ask_algo)
+    assert hashes.file_digest(algo) == hashlib.new(algo.lower(), DATA).digest()
+
+
+def test_the_files_digest_continues_from_the_seals_prefix(monkeypatch):
+    """Naming the file costs the seal's /Contents hole and the tail, not the file again."""
+    import signing.validation.cms as cms
+
+    monkeypatch.setattr(cms, "new_hasher", lambda name: _Counting())
+    hashes = PrefixHashes(DATA)
+    for ranges in ([(0, 6000), (6400, 1000)], [(0, 9000), (9500, 740)]):
+        hashes.digest(ranges, "sha256")
+    _Counting.fed = 0
+    assert hashes.file_digest() == hashlib.sha256(DATA).digest()
+    assert _Counting.fed == len(DATA) - 9000

@@ -5,10 +5,12 @@ the pool rebuilt for the next document — never an invented verdict."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,66 @@ def test_a_refused_files_account_names_each_signatures_fault(trust, directive):
     assert "intact=False" in account and "HASH_FAILURE" in account
     fields = [s["field"] for s in verdict.report["signatures"]]
     assert fields and all(f"{f}: TOTAL_FAILED" in account for f in fields), account
+
+
+def crc_twin(data: bytes, at: int) -> bytes:
+    """Another file of the same size and CRC-32 as ``data``: CRC-32 is affine over GF(2), so
+    some set of the 64 bits at ``at`` flips to a difference whose CRC part cancels out; found
+    by elimination. What an attacker can do in a second, and why a CRC is never a verdict."""
+    n, zero = len(data), zlib.crc32(bytes(len(data)))
+    basis: dict[int, tuple[int, int]] = {}
+    for i in range(64):
+        one = bytearray(n)
+        one[at + i // 8] = 1 << (i % 8)
+        v, mask = zlib.crc32(bytes(one)) ^ zero, 1 << i
+        while v and v.bit_length() - 1 in basis:
+            bv, bm = basis[v.bit_length() - 1]
+            v, mask = v ^ bv, mask ^ bm
+        if v:
+            basis[v.bit_length() - 1] = (v, mask)
+            continue
+        twin = bytearray(data)
+        for j in range(64):
+            if mask >> j & 1:
+                twin[at + j // 8] ^= 1 << (j % 8)
+        return bytes(twin)
+    raise AssertionError("64 bits always hold a dependent set of 33")
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_file_is_named_by_its_verification_and_a_crc_twin_gets_no_verdict(
+        trust, directive, processes):
+    """Without a hash from the caller, the verdict names the file (its SHA-256, continued by the
+    worker from its signatures' hashes); a second arrival is known by its size and CRC-32 and
+    served from the cache once its SHA-256 matches; a different file with the same size and
+    CRC-32 (forged in the signed bytes) is verified on its own and fails."""
+    verifier = Verifier(trust_dirs=trust, processes=processes)
+    try:
+        first = verifier.check_pdf(directive)
+        assert first.passed and first.sha256 == hashlib.sha256(directive).hexdigest()
+        assert verifier.check_pdf(directive) is first and verifier.count == 1
+        assert verifier.check_pdf(bytes(directive), first.sha256) is first
+        twin = crc_twin(directive, len(directive) // 3)
+        assert twin != directive and (len(twin), zlib.crc32(twin)) == \
+            (len(directive), zlib.crc32(directive))
+        forged = verifier.check_pdf(twin)
+        assert not forged.passed and verifier.count == 2
+        assert forged.sha256 == hashlib.sha256(twin).hexdigest()
+        assert "HASH_FAILURE" in forged.account()
+        # not a PDF at all: named too, and judged
+        junk = b"not a pdf " * 100
+        odd = verifier.check_pdf(junk)
+        assert not odd.passed and odd.sha256 == hashlib.sha256(junk).hexdigest()
+        # concurrent first arrivals of one file: verified once, the same verdict for all
+        other = directive + b"\n%% another copy\n"
+        results: list = []
+        threads = [threading.Thread(target=lambda: results.append(verifier.check_pdf(other)))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert verifier.count == 4 and len({id(r) for r in results}) == 1
+        assert results[0].sha256 == hashlib.sha256(other).hexdigest()
+    finally:
+        verifier.close()

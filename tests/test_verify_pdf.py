@@ -123,11 +123,11 @@ def test_a_validator_failing_midway_is_reported_and_not_kept(signed, trust, dev_
 
     real, calls = pdf_mod._verify, []
 
-    def hiccup(data, opts):
+    def hiccup(data, opts, hashes):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("a passing fault")
-        return real(data, opts)
+        return real(data, opts, hashes)
 
     clear_caches()
     monkeypatch.setattr(pdf_mod, "_verify", hiccup)

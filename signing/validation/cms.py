@@ -395,3 +395,14 @@ class PrefixHashes:
         for start, length in ranges[1:]:
             h.update(mv[start : start + length])
         return h.digest()
+
+    def file_digest(self, algo: str = "sha256") -> bytes:
+        """The whole file's digest, continued from the longest prefix hashed so far: the last
+        signature's first range runs from byte 0 to its /Contents, so what is left is that hole
+        and the file's tail (kilobytes), not the megabytes a node would otherwise hash again to
+        name the file."""
+        states = self._states.get(algo.lower(), [])
+        start, base = max(states, key=lambda x: x[0], default=(0, None))
+        h = base.copy() if base is not None else new_hasher(algo)  # type: ignore[attr-defined]
+        h.update(self._view[start:])
+        return h.digest()

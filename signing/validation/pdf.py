@@ -76,13 +76,16 @@ def verify_pdf(
     CRL, then embedded data), ``offline`` (embedded DSS/adbe data only) or ``off``.
     Reports are cached by content hash, trust configuration, moment and revocation freshness;
     treat returned reports as read-only. ``sha256``: the file's hash (hex) when the caller has
-    it already (a node hashes every arrival once), so 2 MB are not hashed again.
+    it already, so 2 MB are not hashed again. Without it and without the cache (a node's
+    verification worker, whose node keeps the verdicts), the file's hash is continued from its
+    last signature's /ByteRange prefix once the signatures are checked (``PrefixHashes.
+    file_digest``): the file is named at the cost of its last kilobytes.
     """
     if revocation not in ("online", "offline", "off"):
         raise ValueError("revocation must be online, offline or off")
     trust = trust or TrustStore()
     data = bytes(data)
-    digest = sha256 or hashlib.sha256(data).hexdigest()
+    digest = sha256 or (hashlib.sha256(data).hexdigest() if use_cache else None)
     key = (
         digest,
         trust.fingerprint(),
@@ -98,12 +101,13 @@ def verify_pdf(
                 _CACHE.move_to_end(key)
                 return hit
     opts = Options(trust=trust, at=at, revocation=revocation, timeout=timeout)
+    hashes = PrefixHashes(data)  # the signatures' ranges share their prefixes: hashed once
     try:
-        report = _verify(data, opts)
+        report = _verify(data, opts, hashes)
     except Exception as exc:  # last line of defence: never crash on hostile input
         log.debug("verification failed", exc_info=True)
         report = _unreadable(f"{UNEXPECTED}: {type(exc).__name__}: {exc}")
-    report.sha256 = digest
+    report.sha256 = digest or hashes.file_digest("sha256").hex()
     report.size = len(data)
     report.validation_time = opts.moment()
     # a report left TRY_LATER (a revocation service did not answer), or cut short by an
@@ -164,7 +168,7 @@ def _unreadable(reason: str, signatures: list[SignatureReport] | None = None) ->
     return r
 
 
-def _verify(data: bytes, opts: Options) -> PdfReport:
+def _verify(data: bytes, opts: Options, hashes: PrefixHashes) -> PdfReport:
     if not data:
         return _unreadable("the file is empty (0 bytes)")
     if not structure.looks_like_pdf(data):
@@ -200,7 +204,7 @@ def _verify(data: bytes, opts: Options) -> PdfReport:
         report.summary_vi = "Tài liệu không có chữ ký số."
         report.summary_en = "The document carries no digital signature."
         return report
-    reports = _from_reader(data, reader, embedded, raw, opts) + [
+    reports = _from_reader(reader, embedded, raw, opts, hashes) + [
         _unusable_report(name, subfilter, reason, opts) for name, subfilter, reason in unusable
     ]
     return _finish(reports, data)
@@ -315,13 +319,13 @@ def _match_raw(raw: list[structure.RawSignature], br: list[int], contents: bytes
     return (in_gap or same or [None])[0]
 
 
-def _from_reader(data, reader, embedded, raw, opts: Options) -> list[SignatureReport]:
+def _from_reader(reader, embedded, raw, opts: Options, hashes: PrefixHashes
+                 ) -> list[SignatureReport]:
     dss_certs, dss_ocsps, dss_crls = _dss(reader)
     total = reader.xrefs.total_revisions
     reports: list[SignatureReport] = []
     doc_ts_revisions: list[int] = []
     broken_ts: list[str] = []
-    hashes = PrefixHashes(data)  # the signatures' ranges share their prefixes: hashed once
     for es in embedded:
         try:
             if es.sig_object_type == "/DocTimeStamp":
