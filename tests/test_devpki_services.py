@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -197,6 +199,8 @@ def test_edoc_pki_serve_command(dev_pki: Manifest, tmp_path: Path) -> None:
         [sys.executable, "-m", "api.cli.main", "pki", "serve", "--dir", str(copy),
          "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a server that does not stop is aborted below: every thread's stack goes to stderr
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     try:
         deadline = time.monotonic() + 30
@@ -215,9 +219,13 @@ def test_edoc_pki_serve_command(dev_pki: Manifest, tmp_path: Path) -> None:
         process.send_signal(2)
         try:
             out, err = process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, err = process.communicate()
+        except subprocess.TimeoutExpired:  # say where it hangs (a rare CI failure, -9)
+            process.send_signal(signal.SIGABRT)
+            try:
+                out, err = process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, err = process.communicate()
     assert process.returncode == 0, err
     assert "TSA" in out and "GET /health" in err
 
