@@ -190,6 +190,14 @@ def test_busy_port_gives_a_clear_error(pki_server: Manifest) -> None:
     assert "edoc pki init --port" in info.value.message_en
 
 
+def _interruptible() -> None:
+    """In the child before exec: SIGINT delivered as a terminal's Ctrl-C is. A disposition or
+    mask the test process inherited or was left with (a run started in the background of a
+    non-interactive shell ignores SIGINT) would pass to the server, which then serves on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_edoc_pki_serve_command(dev_pki: Manifest, tmp_path: Path) -> None:
     """The real console command, as a user runs it: start, answer OCSP, stop on SIGINT."""
     copy = tmp_path / "pki"
@@ -201,6 +209,7 @@ def test_edoc_pki_serve_command(dev_pki: Manifest, tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # a server that does not stop is aborted below: every thread's stack goes to stderr
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+        preexec_fn=_interruptible,
     )
     try:
         deadline = time.monotonic() + 30
@@ -219,7 +228,7 @@ def test_edoc_pki_serve_command(dev_pki: Manifest, tmp_path: Path) -> None:
         process.send_signal(2)
         try:
             out, err = process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:  # say where it hangs (a rare CI failure, -9)
+        except subprocess.TimeoutExpired:  # say where it hangs
             process.send_signal(signal.SIGABRT)
             try:
                 out, err = process.communicate(timeout=15)
