@@ -178,6 +178,11 @@ def _hand_over(data: bytes) -> int | None:
     return fd
 
 
+def _print(data: bytes) -> tuple[int, int]:
+    """A file's (size, CRC-32): which cached file it may be, never which verdict it gets."""
+    return len(data), zlib.crc32(data)
+
+
 class Verifier:
     def __init__(self, *, trust_dirs: list[Path] | None = None, development: bool = True,
                  revocation: str = "online", processes: int = 0) -> None:
@@ -214,26 +219,28 @@ class Verifier:
         hash's cost); a file that matches is hashed and served from the cache only if its
         SHA-256 is the cached one, so a forged CRC match gets no verdict it did not earn."""
         if sha256 is not None:
-            return self._known(data, sha256)
-        fp = (len(data), zlib.crc32(data))
+            return self._known(data, sha256, None)
+        fp = _print(data)
         if fp in self._prints:
-            return self._known(data, hashlib.sha256(data).hexdigest())
+            return self._known(data, hashlib.sha256(data).hexdigest(), fp)
 
         def seen() -> Verdict | None:  # verified by another thread meanwhile: hash, check
-            return self._known(data, hashlib.sha256(data).hexdigest()) \
+            return self._known(data, hashlib.sha256(data).hexdigest(), fp) \
                 if fp in self._prints else None
 
-        return self._once(fp, seen, lambda: self._verify(data, None), data)
+        return self._once(fp, seen, lambda: self._verify(data, None), data, fp)
 
-    def _known(self, data: bytes, digest: str) -> Verdict:
+    def _known(self, data: bytes, digest: str, fp: tuple[int, int] | None) -> Verdict:
         def cached() -> Verdict | None:
             hit = self._cache.get(digest)
             return hit[0] if hit is not None else None
 
-        return cached() or self._once(digest, cached, lambda: self._verify(data, digest), data)
+        return cached() or self._once(digest, cached, lambda: self._verify(data, digest),
+                                      data, fp)
 
     def _once(self, key: str | tuple[int, int], ready: Callable[[], Verdict | None],
-              work: Callable[[], Verdict], data: bytes) -> Verdict:
+              work: Callable[[], Verdict], data: bytes, fp: tuple[int, int] | None
+              ) -> Verdict:
         """Concurrent arrivals of one file wait for the first verification, not repeat it."""
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -245,15 +252,14 @@ class Verifier:
                 self.count += 1
                 verdict = work()
                 if verdict.settled:  # else the next arrival verifies afresh
-                    self._keep(verdict, data)
+                    self._keep(verdict, fp or _print(data))
                 return verdict
         finally:
             with self._guard:  # the waiters hold the lock object itself; the map lets go
                 if self._locks.get(key) is lock:
                     del self._locks[key]
 
-    def _keep(self, verdict: Verdict, data: bytes) -> None:
-        fp = (len(data), zlib.crc32(data))
+    def _keep(self, verdict: Verdict, fp: tuple[int, int]) -> None:
         with self._guard:
             self._cache[verdict.sha256] = (verdict, fp)
             self._prints[fp] = verdict.sha256

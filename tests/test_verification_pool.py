@@ -38,6 +38,17 @@ def pooled(trust):
     verifier.close()
 
 
+def _at_once(call, threads: int = 4) -> list:
+    """``call``'s results from that many threads started together."""
+    results: list = []
+    started = [threading.Thread(target=lambda: results.append(call())) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+    return results
+
+
 def test_same_verdict_in_a_worker_process_and_verified_once(pooled, trust, directive):
     local = Verifier(trust_dirs=trust).check_pdf(directive)
     assert local.indication == PASSED
@@ -46,13 +57,7 @@ def test_same_verdict_in_a_worker_process_and_verified_once(pooled, trust, direc
     assert remote.report["signatures"][0]["signer"]["name"] == \
         local.report["signatures"][0]["signer"]["name"]
     # concurrent arrivals of the same file wait for the first verification
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(pooled.check_pdf(directive)))
-               for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = _at_once(lambda: pooled.check_pdf(directive))
     assert pooled.count == 1 and {r.indication for r in results} == {PASSED}
     tampered = directive.replace(b"Ch\xe1\xbb\x89 th\xe1\xbb\x8b", b"Ch\xe1\xbb\x89 thi", 1)
     bad = pooled.check_pdf(tampered if tampered != directive else directive[:-200])
@@ -191,13 +196,7 @@ def test_a_file_is_named_by_its_verification_and_a_crc_twin_gets_no_verdict(
         assert not odd.passed and odd.sha256 == hashlib.sha256(junk).hexdigest()
         # concurrent first arrivals of one file: verified once, the same verdict for all
         other = directive + b"\n%% another copy\n"
-        results: list = []
-        threads = [threading.Thread(target=lambda: results.append(verifier.check_pdf(other)))
-                   for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = _at_once(lambda: verifier.check_pdf(other))
         assert verifier.count == 4 and len({id(r) for r in results}) == 1
         assert results[0].sha256 == hashlib.sha256(other).hexdigest()
     finally:
